@@ -1,0 +1,254 @@
+// Reductions over all or given axes, with keepdim, and sum_to (the one place
+// where broadcasting is undone). Axes are kept as a bit mask in the node.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels.hpp"
+#include "tape.hpp"
+#include "tapegrad/autograd/ops.hpp"
+
+namespace tapegrad {
+
+namespace {
+
+struct Reduction {
+  uint32_t mask = 0;  // bit i set: axis i is reduced
+  Shape kept;         // result shape with reduced axes kept as 1
+  Shape result;       // result shape as returned
+  int64_t count = 1;  // elements reduced into each result element
+};
+
+Reduction plan_reduction(const char* op, const Shape& shape, const std::vector<int64_t>& axes,
+                         bool keepdim) {
+  Reduction r;
+  if (axes.empty()) {
+    r.mask = (1u << shape.rank()) - 1;
+  } else {
+    for (int64_t a : axes) {
+      const int axis = normalize_axis(a, shape.rank(), op);
+      if (r.mask & (1u << axis)) fail("{}: axis {} is given twice", op, a);
+      r.mask |= 1u << axis;
+    }
+  }
+  for (int i = 0; i < shape.rank(); ++i) {
+    const bool reduced = (r.mask >> i) & 1u;
+    if (reduced) r.count *= shape[i];
+    r.kept.push_back(reduced ? 1 : shape[i]);
+    if (!reduced || keepdim) r.result.push_back(reduced ? 1 : shape[i]);
+  }
+  return r;
+}
+
+Reduction plan_from_attrs(const Attrs& a, const Shape& in) {
+  Reduction r;
+  r.mask = static_cast<uint32_t>(a.ints[0]);
+  for (int i = 0; i < in.rank(); ++i) {
+    const bool reduced = (r.mask >> i) & 1u;
+    if (reduced) r.count *= in[i];
+    r.kept.push_back(reduced ? 1 : in[i]);
+  }
+  return r;
+}
+
+// Reduces every maximal run of adjacent masked axes in one pass; returns a
+// tensor of the kept shape.
+template <typename Combine>
+Tensor reduce(const Tensor& x, uint32_t mask, double init, Combine combine) {
+  Tensor current = x;
+  Shape shape = x.shape();
+  int axis = shape.rank() - 1;
+  while (axis >= 0) {
+    if (!((mask >> axis) & 1u)) {
+      --axis;
+      continue;
+    }
+    int first = axis;
+    while (first > 0 && ((mask >> (first - 1)) & 1u)) --first;
+    int64_t outer = 1, extent = 1, inner = 1;
+    for (int i = 0; i < first; ++i) outer *= shape[i];
+    for (int i = first; i <= axis; ++i) extent *= shape[i];
+    for (int i = axis + 1; i < shape.rank(); ++i) inner *= shape[i];
+    for (int i = first; i <= axis; ++i) shape[i] = 1;
+    Tensor next = Tensor::empty(shape, x.dtype());
+    dispatch(x.dtype(), [&]<typename T>() {
+      const T* src = current.data<T>();
+      T* dst = next.data<T>();
+      for (int64_t o = 0; o < outer; ++o) {
+        T* out = dst + o * inner;
+        for (int64_t i = 0; i < inner; ++i) out[i] = static_cast<T>(init);
+        if (inner == 1) {
+          T acc = static_cast<T>(init);
+          const T* row = src + o * extent;
+          for (int64_t k = 0; k < extent; ++k) acc = combine(acc, row[k]);
+          out[0] = acc;
+        } else {
+          for (int64_t k = 0; k < extent; ++k) {
+            const T* slice = src + (o * extent + k) * inner;
+            for (int64_t i = 0; i < inner; ++i) out[i] = combine(out[i], slice[i]);
+          }
+        }
+      }
+    });
+    current = next;
+    axis = first - 1;
+  }
+  if (current.impl() == x.impl()) {
+    // Nothing reduced (a 0-d input): still return a buffer of its own.
+    current = Tensor::empty(shape, x.dtype());
+    std::memcpy(current.raw_data(), x.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype()));
+  }
+  return current;
+}
+
+Tensor reduce_sum(const Tensor& x, uint32_t mask) {
+  return reduce(x, mask, 0.0, [](auto a, auto b) { return a + b; });
+}
+Tensor reduce_max(const Tensor& x, uint32_t mask) {
+  return reduce(x, mask, -std::numeric_limits<double>::infinity(),
+                [](auto a, auto b) { return b > a ? b : a; });
+}
+
+// Returns a fresh, unrecorded tensor with x's data and a new shape.
+Tensor view_as(const Tensor& x, const Shape& shape) {
+  Tensor v = x.detach();
+  v.impl()->shape = shape;
+  return v;
+}
+
+Node* record(OpKind op, const Tensor& x, Tensor& out, const Reduction& r, bool keepdim) {
+  Node* n = Tape::current().record(op, {&x}, out);
+  if (n) {
+    n->attrs.ints[0] = r.mask;
+    n->attrs.flag = keepdim;
+  }
+  return n;
+}
+
+// The output gradient spread back over the input's shape.
+Tensor expand_grad(const BackwardContext& c, const Reduction& r) {
+  return broadcast_to(reshape(c.grad(), r.kept.to_vector()), c.input_shape(0));
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
+  require_defined("sum", x);
+  const Reduction r = plan_reduction("sum", x.shape(), axes, keepdim);
+  Tensor out = view_as(reduce_sum(x, r.mask), r.result);
+  record(OpKind::sum, x, out, r, keepdim);
+  return out;
+}
+void backward_sum(BackwardContext& c) {
+  c.set_grad(0, expand_grad(c, plan_from_attrs(c.attrs(), c.input_shape(0))));
+}
+
+Tensor mean(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
+  require_defined("mean", x);
+  const Reduction r = plan_reduction("mean", x.shape(), axes, keepdim);
+  if (r.count == 0) fail("mean: reducing {} over an empty axis", x.shape());
+  Tensor out = view_as(reduce_sum(x, r.mask), r.result);
+  {
+    NoGradGuard no_grad;
+    out.mul_(1.0 / static_cast<double>(r.count));
+  }
+  record(OpKind::mean, x, out, r, keepdim);
+  return out;
+}
+void backward_mean(BackwardContext& c) {
+  const Reduction r = plan_from_attrs(c.attrs(), c.input_shape(0));
+  c.set_grad(0, mul(expand_grad(c, r), 1.0 / static_cast<double>(r.count)));
+}
+
+Tensor max(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
+  require_defined("max", x);
+  const Reduction r = plan_reduction("max", x.shape(), axes, keepdim);
+  if (r.count == 0) fail("max: reducing {} over an empty axis", x.shape());
+  Tensor out = view_as(reduce_max(x, r.mask), r.result);
+  if (Node* n = record(OpKind::max, x, out, r, keepdim)) {
+    save_input(n, 0, x.detach());
+    save_input(n, 1, out.detach());
+  }
+  return out;
+}
+void backward_max(BackwardContext& c) {
+  const Reduction r = plan_from_attrs(c.attrs(), c.input_shape(0));
+  const Tensor x = c.saved(0);
+  // Tied maxima share the gradient equally: weight = [x == max] / count of ties.
+  const Tensor hits = equal(x, view_as(c.saved(1), r.kept));
+  const Tensor weight = div(hits, view_as(reduce_sum(hits, r.mask), r.kept));
+  c.set_grad(0, mul(expand_grad(c, r), weight));
+}
+
+Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
+  require_defined("logsumexp", x);
+  const Reduction r = plan_reduction("logsumexp", x.shape(), axes, keepdim);
+  Tensor shift = reduce_max(x, r.mask);
+  dispatch(x.dtype(), [&]<typename T>() {
+    // An all -inf slice has logsumexp -inf; shifting it by 0 avoids inf - inf.
+    T* p = shift.data<T>();
+    for (int64_t i = 0; i < shift.numel(); ++i) {
+      if (!std::isfinite(p[i])) p[i] = T(0);
+    }
+  });
+  Tensor shifted = map_binary("logsumexp", x, shift, [](auto u, auto m) { return std::exp(u - m); });
+  Tensor total = reduce_sum(shifted, r.mask);
+  Tensor out = view_as(
+      map_binary("logsumexp", total, shift, [](auto s, auto m) { return std::log(s) + m; }),
+      r.result);
+  if (Node* n = record(OpKind::logsumexp, x, out, r, keepdim)) {
+    save_input(n, 0, x);
+    save_output(n, 1, out);
+  }
+  return out;
+}
+void backward_logsumexp(BackwardContext& c) {
+  const Reduction r = plan_from_attrs(c.attrs(), c.input_shape(0));
+  // d lse / dx = exp(x - lse): the softmax over the reduced axes.
+  const Tensor lse = reshape(c.saved(1), r.kept.to_vector());
+  c.set_grad(0, mul(expand_grad(c, r), exp(sub(c.saved(0), lse))));
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  require_defined("sum_to", x);
+  if (x.shape() == shape) return x;
+  const Shape& in = x.shape();
+  const int lead = in.rank() - shape.rank();
+  std::vector<int64_t> axes;
+  bool ok = lead >= 0;
+  for (int i = 0; ok && i < in.rank(); ++i) {
+    if (i < lead) {
+      axes.push_back(i);
+    } else if (shape[i - lead] == 1 && in[i] != 1) {
+      axes.push_back(i);
+    } else if (shape[i - lead] != in[i]) {
+      ok = false;
+    }
+  }
+  if (!ok) fail("sum_to: shape {} cannot be reduced to shape {}", in, shape);
+  if (axes.empty()) return reshape(x, shape.to_vector());
+  return reshape(sum(x, axes, true), shape.to_vector());
+}
+
+}  // namespace tapegrad
+
+namespace tapegrad {
+
+std::vector<int64_t> argmax_rows(const Tensor& x) {
+  require_defined("argmax_rows", x);
+  if (x.dim() != 2) fail("argmax_rows: expects a 2-D tensor, got shape {}", x.shape());
+  const int64_t rows = x.shape()[0], cols = x.shape()[1];
+  if (cols == 0) fail("argmax_rows: rows of shape {} are empty", x.shape());
+  std::vector<int64_t> result(static_cast<size_t>(rows));
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* p = x.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < cols; ++k) best = p[r * cols + k] > p[r * cols + best] ? k : best;
+      result[static_cast<size_t>(r)] = best;
+    }
+  });
+  return result;
+}
+
+}  // namespace tapegrad

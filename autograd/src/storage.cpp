@@ -1,0 +1,134 @@
+// The storage pool: buffers are kept in power-of-two size classes and reused, so
+// that a training loop stops calling the system allocator after warm-up.
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "tapegrad/autograd/tensor.hpp"
+
+namespace tapegrad {
+
+namespace {
+
+constexpr size_t kAlignment = 64;
+constexpr int kNumClasses = 48;
+
+int size_class(size_t nbytes) {
+  int c = 6;  // 64 bytes at least
+  while ((size_t{1} << c) < nbytes) ++c;
+  return c;
+}
+
+struct Pool {
+  std::mutex mutex;
+  std::vector<void*> free_blocks[kNumClasses];
+  std::vector<Storage*> free_storages;
+  size_t bytes_in_use = 0;
+  size_t bytes_cached = 0;
+  uint64_t system_allocs = 0;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool();  // never destroyed: tensors may outlive static destructors
+  return *p;
+}
+
+}  // namespace
+
+RefPtr<Storage> Storage::allocate(size_t nbytes) {
+  const int c = size_class(nbytes);
+  const size_t capacity = size_t{1} << c;
+  Pool& p = pool();
+  void* block = nullptr;
+  Storage* s = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    auto& blocks = p.free_blocks[c];
+    if (!blocks.empty()) {
+      block = blocks.back();
+      blocks.pop_back();
+      p.bytes_cached -= capacity;
+    }
+    if (!p.free_storages.empty()) {
+      s = p.free_storages.back();
+      p.free_storages.pop_back();
+    }
+    p.bytes_in_use += capacity;
+    if (!block) ++p.system_allocs;
+  }
+  if (!block) {
+    block = std::aligned_alloc(kAlignment, capacity);
+    if (!block) {
+      fail("out of memory: could not allocate {} bytes for a tensor", capacity);
+    }
+  }
+  if (!s) s = new Storage();
+  s->data_ = block;
+  s->nbytes_ = nbytes;
+  s->version_ = 0;
+  s->refs_.store(1, std::memory_order_relaxed);
+  return RefPtr<Storage>::adopt(s);
+}
+
+void Storage::release() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  const int c = size_class(nbytes_);
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.free_blocks[c].push_back(data_);
+  p.bytes_in_use -= size_t{1} << c;
+  p.bytes_cached += size_t{1} << c;
+  data_ = nullptr;
+  p.free_storages.push_back(this);
+}
+
+void release_cached_memory() {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  for (auto& blocks : p.free_blocks) {
+    for (void* b : blocks) std::free(b);
+    blocks.clear();
+    blocks.shrink_to_fit();
+  }
+  p.bytes_cached = 0;
+}
+
+MemoryStats memory_stats() {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return {p.bytes_in_use, p.bytes_cached, p.system_allocs};
+}
+
+// TensorImpl objects come from a free list as well.
+namespace {
+struct ImplPool {
+  std::mutex mutex;
+  std::vector<void*> free;
+};
+ImplPool& impl_pool() {
+  static ImplPool* p = new ImplPool();
+  return *p;
+}
+}  // namespace
+
+void* TensorImpl::operator new(size_t size) {
+  ImplPool& p = impl_pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    if (!p.free.empty()) {
+      void* block = p.free.back();
+      p.free.pop_back();
+      return block;
+    }
+  }
+  return ::operator new(size);
+}
+
+void TensorImpl::operator delete(void* block) {
+  ImplPool& p = impl_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.free.push_back(block);
+}
+
+}  // namespace tapegrad
