@@ -3,10 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS tapegrad_autograd EXPORT tapegradTargets
+install(TARGETS tapegrad_autograd tapegrad_nn EXPORT tapegradTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY autograd/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY autograd/include/ nn/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT tapegradTargets NAMESPACE tapegrad::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tapegrad)
 configure_package_config_file(cmake/tapegradConfig.cmake.in

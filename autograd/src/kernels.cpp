@@ -33,9 +33,10 @@ void require_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   require_defined(op, a, "first input");
   require_defined(op, b, "second input");
   if (a.dtype() != b.dtype()) {
-    fail("{}: inputs have different dtypes ({} with shape {}, {} with shape {}); convert one "
-         "with .to()",
-         op, a.dtype(), a.shape(), b.dtype(), b.shape());
+    fail(
+        "{}: inputs have different dtypes ({} with shape {}, {} with shape {}); convert one "
+        "with .to()",
+        op, a.dtype(), a.shape(), b.dtype(), b.shape());
   }
 }
 

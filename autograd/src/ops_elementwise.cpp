@@ -14,7 +14,9 @@ namespace {
 Node* record(OpKind op, std::initializer_list<const Tensor*> inputs, Tensor& out) {
   return Tape::current().record(op, inputs, out);
 }
-Tensor constant_like(const Tensor& like, double value) { return scalar_tensor(value, like.dtype()); }
+Tensor constant_like(const Tensor& like, double value) {
+  return scalar_tensor(value, like.dtype());
+}
 }  // namespace
 
 // ---- add / sub ----
@@ -141,12 +143,13 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
     const std::array<kernels::Strides, 3> strides{kernels::broadcast_strides(mask.shape(), shape),
                                                   kernels::broadcast_strides(a.shape(), shape),
                                                   kernels::broadcast_strides(b.shape(), shape)};
-    kernels::for_each_run<3>(shape, strides, [&](const auto& off, int64_t o, int64_t count,
-                                                 const auto& st) {
-      for (int64_t i = 0; i < count; ++i) {
-        po[o + i] = pm[off[0] + i * st[0]] != T(0) ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
-      }
-    });
+    kernels::for_each_run<3>(
+        shape, strides, [&](const auto& off, int64_t o, int64_t count, const auto& st) {
+          for (int64_t i = 0; i < count; ++i) {
+            po[o + i] =
+                pm[off[0] + i * st[0]] != T(0) ? pa[off[1] + i * st[1]] : pb[off[2] + i * st[2]];
+          }
+        });
   });
   // The mask takes no gradient: it is saved as a constant, not recorded as an input.
   if (Node* n = record(OpKind::where, {&a, &b}, out)) save_input(n, 0, mask.detach());
@@ -180,9 +183,8 @@ Tensor div(const Tensor& a, double b) { return mul(a, 1.0 / b); }
 Tensor div(double a, const Tensor& b) { return mul(reciprocal(b), a); }
 
 Tensor pow(const Tensor& a, double exponent) {
-  Tensor out = map_unary("pow", a, [exponent](auto u) {
-    return std::pow(u, static_cast<decltype(u)>(exponent));
-  });
+  Tensor out = map_unary(
+      "pow", a, [exponent](auto u) { return std::pow(u, static_cast<decltype(u)>(exponent)); });
   if (Node* n = record(OpKind::pow_scalar, {&a}, out)) {
     save_input(n, 0, a);
     n->attrs.scalar[0] = exponent;
@@ -382,13 +384,16 @@ void backward_tanh_backward(BackwardContext& c) {
 
 // ---- comparisons (not recorded) ----
 Tensor greater(const Tensor& a, const Tensor& b) {
-  return map_binary("greater", a, b, [](auto u, auto v) { return u > v ? decltype(u)(1) : decltype(u)(0); });
+  return map_binary("greater", a, b,
+                    [](auto u, auto v) { return u > v ? decltype(u)(1) : decltype(u)(0); });
 }
 Tensor less(const Tensor& a, const Tensor& b) {
-  return map_binary("less", a, b, [](auto u, auto v) { return u < v ? decltype(u)(1) : decltype(u)(0); });
+  return map_binary("less", a, b,
+                    [](auto u, auto v) { return u < v ? decltype(u)(1) : decltype(u)(0); });
 }
 Tensor equal(const Tensor& a, const Tensor& b) {
-  return map_binary("equal", a, b, [](auto u, auto v) { return u == v ? decltype(u)(1) : decltype(u)(0); });
+  return map_binary("equal", a, b,
+                    [](auto u, auto v) { return u == v ? decltype(u)(1) : decltype(u)(0); });
 }
 
 }  // namespace tapegrad

@@ -35,8 +35,8 @@ GemmPlan plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     fail(
         "matmul: shapes {}{} and {}{} do not match: the first contributes {} columns, the second "
         "{} rows (dimension {} of the first vs dimension {} of the second)",
-        sa, ta ? " (transposed)" : "", sb, tb ? " (transposed)" : "", ka, kb,
-        ta ? ra - 2 : ra - 1, tb ? rb - 1 : rb - 2);
+        sa, ta ? " (transposed)" : "", sb, tb ? " (transposed)" : "", ka, kb, ta ? ra - 2 : ra - 1,
+        tb ? rb - 1 : rb - 2);
   }
   p.k = ka;
   if (ra == 3 && rb == 3 && sa[0] != sb[0]) {
@@ -123,7 +123,8 @@ Tensor permute(const Tensor& x, std::vector<int64_t> dims) {
   uint32_t seen = 0;
   for (int64_t d : dims) {
     const int axis = normalize_axis(d, rank, "permute");
-    if (seen & (1u << axis)) fail("permute: axis {} appears twice in [{}]", d, fmt::join(dims, ", "));
+    if (seen & (1u << axis))
+      fail("permute: axis {} appears twice in [{}]", d, fmt::join(dims, ", "));
     seen |= 1u << axis;
     perm.push_back(axis);
   }
@@ -138,10 +139,11 @@ Tensor permute(const Tensor& x, std::vector<int64_t> dims) {
   dispatch(x.dtype(), [&]<typename T>() {
     const T* src = x.data<T>();
     T* dst = out.data<T>();
-    kernels::for_each_run<1>(out_shape, {read}, [&](const auto& off, int64_t o, int64_t count,
-                                                   const auto& st) {
-      for (int64_t i = 0; i < count; ++i) dst[o + i] = src[off[0] + i * st[0]];
-    });
+    kernels::for_each_run<1>(out_shape, {read},
+                             [&](const auto& off, int64_t o, int64_t count, const auto& st) {
+                               for (int64_t i = 0; i < count; ++i)
+                                 dst[o + i] = src[off[0] + i * st[0]];
+                             });
   });
   if (Node* n = Tape::current().record(OpKind::permute, {&x}, out)) n->attrs.shape = perm;
   return out;

@@ -96,7 +96,8 @@ Tensor reduce(const Tensor& x, uint32_t mask, double init, Combine combine) {
   if (current.impl() == x.impl()) {
     // Nothing reduced (a 0-d input): still return a buffer of its own.
     current = Tensor::empty(shape, x.dtype());
-    std::memcpy(current.raw_data(), x.raw_data(), static_cast<size_t>(x.numel()) * dtype_size(x.dtype()));
+    std::memcpy(current.raw_data(), x.raw_data(),
+                static_cast<size_t>(x.numel()) * dtype_size(x.dtype()));
   }
   return current;
 }
@@ -191,11 +192,12 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
       if (!std::isfinite(p[i])) p[i] = T(0);
     }
   });
-  Tensor shifted = map_binary("logsumexp", x, shift, [](auto u, auto m) { return std::exp(u - m); });
+  Tensor shifted =
+      map_binary("logsumexp", x, shift, [](auto u, auto m) { return std::exp(u - m); });
   Tensor total = reduce_sum(shifted, r.mask);
-  Tensor out = view_as(
-      map_binary("logsumexp", total, shift, [](auto s, auto m) { return std::log(s) + m; }),
-      r.result);
+  Tensor out =
+      view_as(map_binary("logsumexp", total, shift, [](auto s, auto m) { return std::log(s) + m; }),
+              r.result);
   if (Node* n = record(OpKind::logsumexp, x, out, r, keepdim)) {
     save_input(n, 0, x);
     save_output(n, 1, out);

@@ -32,7 +32,8 @@ Tensor reshape(const Tensor& x, std::vector<int64_t> shape) {
   int64_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      if (infer >= 0) fail("reshape: only one dimension can be -1, got [{}]", fmt::join(shape, ", "));
+      if (infer >= 0)
+        fail("reshape: only one dimension can be -1, got [{}]", fmt::join(shape, ", "));
       infer = static_cast<int>(i);
     } else if (shape[i] < 0) {
       fail("reshape: invalid dimension {} in [{}]", shape[i], fmt::join(shape, ", "));
@@ -83,7 +84,8 @@ Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
 Tensor squeeze(const Tensor& x, int64_t axis) {
   require_defined("squeeze", x);
   const int a = normalize_axis(axis, x.dim(), "squeeze");
-  if (x.shape()[a] != 1) fail("squeeze: axis {} of shape {} has size {}, not 1", axis, x.shape(), x.shape()[a]);
+  if (x.shape()[a] != 1)
+    fail("squeeze: axis {} of shape {} has size {}, not 1", axis, x.shape(), x.shape()[a]);
   Shape s = x.shape();
   s.erase(a);
   return reshape(x, s.to_vector());
@@ -117,8 +119,8 @@ void backward_broadcast_to(BackwardContext& c) { c.set_grad(0, c.grad()); }
 namespace {
 // Copies `length` entries along an axis between two tensors viewed as
 // [outer, extent, inner]; from `src` at src_start to `dst` at dst_start.
-void copy_along_axis(const Tensor& src, int64_t src_start, Tensor& dst, int64_t dst_start,
-                     int axis, int64_t length) {
+void copy_along_axis(const Tensor& src, int64_t src_start, Tensor& dst, int64_t dst_start, int axis,
+                     int64_t length) {
   const auto vs = kernels::axis_view(src.shape(), axis);
   const auto vd = kernels::axis_view(dst.shape(), axis);
   const size_t esize = element_bytes(src);
@@ -204,7 +206,8 @@ Tensor index_select(const Tensor& x, int64_t axis, std::span<const int64_t> indi
   for (int64_t o = 0; o < v.outer; ++o) {
     for (int64_t j = 0; j < n; ++j) {
       std::memcpy(dst + static_cast<size_t>(o * n + j) * row,
-                  src + static_cast<size_t>(o * v.extent + indices[static_cast<size_t>(j)]) * row, row);
+                  src + static_cast<size_t>(o * v.extent + indices[static_cast<size_t>(j)]) * row,
+                  row);
     }
   }
   if (Node* node = record(OpKind::index_select, {&x}, out)) {
@@ -214,8 +217,8 @@ Tensor index_select(const Tensor& x, int64_t axis, std::span<const int64_t> indi
   return out;
 }
 void backward_index_select(BackwardContext& c) {
-  c.set_grad(0, index_select_backward(c.grad(), c.input_shape(0), c.attrs().ints[0],
-                                      indices_of(c.aux())));
+  c.set_grad(
+      0, index_select_backward(c.grad(), c.input_shape(0), c.attrs().ints[0], indices_of(c.aux())));
 }
 
 Tensor index_select_backward(const Tensor& grad, const Shape& shape, int64_t axis,

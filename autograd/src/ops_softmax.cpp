@@ -41,18 +41,25 @@ void softmax_kernel(const Tensor& x, Tensor& out, int axis, bool log_space) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t axis) {
-  require_defined("softmax", x);
-  const int a = normalize_axis(axis, x.dim(), "softmax");
+namespace {
+// Shared forward of softmax and log_softmax.
+Tensor softmax_forward(const Tensor& x, int64_t axis, bool log_space) {
+  const OpKind op = log_space ? OpKind::log_softmax : OpKind::softmax;
+  const char* name = log_space ? "log_softmax" : "softmax";
+  require_defined(name, x);
+  if (x.dim() == 0) fail("{}: expects a tensor with at least one axis, got a 0-d tensor", name);
+  const int a = normalize_axis(axis, x.dim(), name);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
-  if (x.dim() > 0) softmax_kernel(x, out, a, false);
-  if (Node* n = Tape::current().record(OpKind::softmax, {&x}, out)) {
+  softmax_kernel(x, out, a, log_space);
+  if (Node* n = Tape::current().record(op, {&x}, out)) {
     save_output(n, 0, out);
     n->attrs.ints[0] = a;
   }
-  if (x.dim() == 0) out.detach().fill_(1.0);
   return out;
 }
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t axis) { return softmax_forward(x, axis, false); }
 void backward_softmax(BackwardContext& c) {
   // dx = y * (g - sum(g * y, axis))
   const Tensor y = c.saved(0);
@@ -60,18 +67,7 @@ void backward_softmax(BackwardContext& c) {
   c.set_grad(0, mul(y, sub(c.grad(), sum(mul(c.grad(), y), {a}, true))));
 }
 
-Tensor log_softmax(const Tensor& x, int64_t axis) {
-  require_defined("log_softmax", x);
-  const int a = normalize_axis(axis, x.dim(), "log_softmax");
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
-  if (x.dim() > 0) softmax_kernel(x, out, a, true);
-  if (Node* n = Tape::current().record(OpKind::log_softmax, {&x}, out)) {
-    save_output(n, 0, out);
-    n->attrs.ints[0] = a;
-  }
-  if (x.dim() == 0) out.detach().fill_(0.0);
-  return out;
-}
+Tensor log_softmax(const Tensor& x, int64_t axis) { return softmax_forward(x, axis, true); }
 void backward_log_softmax(BackwardContext& c) {
   // dx = g - exp(y) * sum(g, axis)
   const Tensor y = c.saved(0);
@@ -107,7 +103,8 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
       for (int64_t k = 1; k < classes; ++k) m = row[k] > m ? row[k] : m;
       double s = 0;
       for (int64_t k = 0; k < classes; ++k) s += std::exp(static_cast<double>(row[k] - m));
-      total += static_cast<double>(m) + std::log(s) - static_cast<double>(row[labels[static_cast<size_t>(i)]]);
+      total += static_cast<double>(m) + std::log(s) -
+               static_cast<double>(row[labels[static_cast<size_t>(i)]]);
     }
     out.data<T>()[0] = static_cast<T>(total / static_cast<double>(n));
   });
@@ -130,7 +127,8 @@ void backward_cross_entropy(BackwardContext& c) {
     dispatch(logits.dtype(), [&]<typename T>() {
       for (int64_t i = 0; i < n; ++i) one_hot.data<T>()[i * classes + labels[i]] = T(1);
     });
-    c.set_grad(0, mul(sub(softmax(logits, 1), one_hot), mul(c.grad(), 1.0 / static_cast<double>(n))));
+    c.set_grad(0,
+               mul(sub(softmax(logits, 1), one_hot), mul(c.grad(), 1.0 / static_cast<double>(n))));
     return;
   }
   // Direct: (p - one_hot) * g / n from the probabilities saved by the forward pass.

@@ -23,12 +23,14 @@ void Shape::push_back(int64_t d) {
 
 void Shape::insert(int pos, int64_t d) {
   push_back(d);
-  for (int i = rank_ - 1; i > pos; --i) dims_[static_cast<size_t>(i)] = dims_[static_cast<size_t>(i - 1)];
+  for (int i = rank_ - 1; i > pos; --i)
+    dims_[static_cast<size_t>(i)] = dims_[static_cast<size_t>(i - 1)];
   dims_[static_cast<size_t>(pos)] = d;
 }
 
 void Shape::erase(int pos) {
-  for (int i = pos; i + 1 < rank_; ++i) dims_[static_cast<size_t>(i)] = dims_[static_cast<size_t>(i + 1)];
+  for (int i = pos; i + 1 < rank_; ++i)
+    dims_[static_cast<size_t>(i)] = dims_[static_cast<size_t>(i + 1)];
   --rank_;
 }
 
@@ -67,8 +69,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int64_t da = ia >= 0 ? a[ia] : 1;
     const int64_t db = ib >= 0 ? b[ib] : 1;
     if (da != db && da != 1 && db != 1) {
-      fail("{}: shapes {} and {} cannot be broadcast (dimension {} of the result: {} vs {})", op,
-           a, b, i, da, db);
+      fail("{}: shapes {} and {} cannot be broadcast (dimension {} of the result: {} vs {})", op, a,
+           b, i, da, db);
     }
     out.push_back(da == 1 ? db : da);
   }

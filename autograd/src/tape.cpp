@@ -172,11 +172,14 @@ void Tape::accumulate(int32_t index, Tensor g, bool create_graph) {
   Node& n = nodes_[static_cast<size_t>(index)];
   if (!n.grad.defined()) {
     n.grad = std::move(g);
-  } else if (!create_graph && n.grad.use_count() == 1 &&
-             n.grad.impl()->storage->use_count() == 1) {
+  } else if (!create_graph && n.grad.use_count() == 1 && n.grad.impl()->storage->use_count() == 1) {
     n.grad.add_(g);  // sole owner: accumulate in place
   } else {
-    n.grad = add(n.grad, g);
+    // add() may record a node and so move nodes_: neither `n` nor a reference into
+    // it may be used across the call.
+    const Tensor current = n.grad;
+    Tensor total = add(current, g);
+    nodes_[static_cast<size_t>(index)].grad = std::move(total);
   }
 }
 
@@ -217,14 +220,14 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
     }
     if (grad_outputs.empty()) {
       if (o.numel() != 1) {
-        fail("{}: output {} has shape {}; a grad_output is required for a non-scalar output",
-             who, k, o.shape());
+        fail("{}: output {} has shape {}; a grad_output is required for a non-scalar output", who,
+             k, o.shape());
       }
     } else {
       const Tensor& g = grad_outputs[k];
       if (!g.defined() || !(g.shape() == o.shape()) || g.dtype() != o.dtype()) {
-        fail("{}: grad_output {} must have the output's shape {} and dtype {}, got {} {}", who,
-             k, o.shape(), o.dtype(), g.defined() ? g.shape().str() : "undefined",
+        fail("{}: grad_output {} must have the output's shape {} and dtype {}, got {} {}", who, k,
+             o.shape(), o.dtype(), g.defined() ? g.shape().str() : "undefined",
              g.defined() ? dtype_name(g.dtype()) : "");
       }
     }
@@ -257,13 +260,25 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
   } depth_guard(*this);
   GradModeGuard mode(options.create_graph);
 
+  // A pass that throws part way must not leave gradients on nodes that it had not
+  // reached yet: a later pass through them would add them in.
+  int32_t hi = -1;
+  struct PendingGradGuard {
+    Tape& tape;
+    const int32_t& hi;
+    ~PendingGradGuard() {
+      for (int32_t i = 0; i <= hi && static_cast<size_t>(i) < tape.nodes_.size(); ++i) {
+        tape.nodes_[static_cast<size_t>(i)].grad = Tensor();
+      }
+    }
+  } pending_grads{*this, hi};
+
   std::vector<Tensor> results(inputs.size());
   auto add_result = [&](size_t k, const Tensor& g) {
     results[k] = results[k].defined() ? add(results[k], g) : g;
   };
 
   // Seed the roots. An output that is itself a leaf variable is handled directly.
-  int32_t hi = -1;
   for (size_t k = 0; k < outputs.size(); ++k) {
     const Tensor& o = outputs[k];
     Tensor seed = grad_outputs.empty() ? ones_like(o) : grad_outputs[k];
@@ -306,18 +321,23 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
       nodes_[static_cast<size_t>(i)].grad = Tensor();
       continue;
     }
-    Node& node = nodes_[static_cast<size_t>(i)];
-    if (!node.grad.defined()) continue;
-    Tensor g = std::move(node.grad);
-    node.grad = Tensor();
+    Tensor g;
+    {
+      Node& pending = nodes_[static_cast<size_t>(i)];
+      if (!pending.grad.defined()) continue;
+      g = std::move(pending.grad);
+      pending.grad = Tensor();
+      if (!accumulate_leaves && !pending.needed) continue;
+    }
     if (!accumulate_leaves) {
-      if (!node.needed) continue;
       for (size_t k = 0; k < inputs.size(); ++k) {
-        if (input_nodes[k] == i) add_result(k, g);
+        if (input_nodes[k] == i) add_result(k, g);  // may record, moving nodes_
       }
     }
+    Node& node = nodes_[static_cast<size_t>(i)];
     if (node.op == OpKind::leaf) {
-      if (accumulate_leaves) accumulate_into_leaf(node.leaf.impl(), std::move(g), options.create_graph);
+      if (accumulate_leaves)
+        accumulate_into_leaf(node.leaf.impl(), std::move(g), options.create_graph);
       continue;
     }
     if (node.released) {
@@ -331,11 +351,14 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
                          edges_.begin() + node.edge_begin + node.n_edges);
     if (!accumulate_leaves) {
       for (Edge& e : edge_scratch_) {
-        if (e.node >= 0 && !nodes_[static_cast<size_t>(e.node)].needed) e.node = Edge::kNone;
+        // Below lo the needed flags are stale (left by an earlier pass): nothing there is.
+        if (e.node >= 0 && (e.node < lo || !nodes_[static_cast<size_t>(e.node)].needed)) {
+          e.node = Edge::kNone;
+        }
       }
     }
-    const bool any_needed =
-        std::any_of(edge_scratch_.begin(), edge_scratch_.end(), [](const Edge& e) { return e.node >= 0; });
+    const bool any_needed = std::any_of(edge_scratch_.begin(), edge_scratch_.end(),
+                                        [](const Edge& e) { return e.node >= 0; });
     if (!any_needed) continue;
     grad_scratch_.clear();
     grad_scratch_.resize(edge_scratch_.size());
@@ -359,7 +382,8 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
       accumulate(e.node, std::move(gk), options.create_graph);
     }
     grad_scratch_.clear();
-    if (!options.retain_graph) {
+    // As in PyTorch, a recorded backward keeps the graph: the recorded nodes point into it.
+    if (!options.retain_graph && !options.create_graph) {
       Node& done = nodes_[static_cast<size_t>(i)];
       for (SavedTensor& s : done.saved) s.tensor = Tensor();
       done.aux.reset();

@@ -91,8 +91,8 @@ class Tape {
   std::vector<Node> nodes_;
   std::vector<Edge> edges_;
   std::vector<int32_t> pending_unref_;
-  std::vector<Edge> edge_scratch_;     // copies of a node's edges while its rule runs
-  std::vector<Tensor> grad_scratch_;   // input gradients produced by a rule
+  std::vector<Edge> edge_scratch_;    // copies of a node's edges while its rule runs
+  std::vector<Tensor> grad_scratch_;  // input gradients produced by a rule
   bool draining_ = false;
   bool destroying_ = false;
   int backward_depth_ = 0;

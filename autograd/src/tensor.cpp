@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "kernels.hpp"
+#include "tape.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
 #include "tapegrad/autograd/ops.hpp"
-#include "tape.hpp"
 
 namespace tapegrad {
 
@@ -68,8 +68,8 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
   int axis = 0;
   for (int64_t i : index) {
     if (i < 0 || i >= shape()[axis]) {
-      fail("at: index {} is out of range for axis {} of size {} (shape {})", i, axis,
-           shape()[axis], shape());
+      fail("at: index {} is out of range for axis {} of size {} (shape {})", i, axis, shape()[axis],
+           shape());
     }
     offset += i * strides[static_cast<size_t>(axis++)];
   }
@@ -91,8 +91,9 @@ bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
 Tensor& Tensor::requires_grad_(bool on) {
   check_defined("requires_grad_");
   if (!is_leaf()) {
-    fail("requires_grad_: only leaf tensors can be marked; this one is the output of an op "
-         "(use detach() to make a leaf)");
+    fail(
+        "requires_grad_: only leaf tensors can be marked; this one is the output of an op "
+        "(use detach() to make a leaf)");
   }
   impl_->requires_grad = on;
   return *this;
@@ -224,7 +225,8 @@ Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, 
 Tensor scalar_tensor(double value, DType dtype) { return full(Shape{}, value, dtype); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
-  if (step == 0.0 || !std::isfinite(step)) fail("arange: step must be finite and non-zero, got {}", step);
+  if (step == 0.0 || !std::isfinite(step))
+    fail("arange: step must be finite and non-zero, got {}", step);
   const double count = std::ceil((end - start) / step);
   const auto n = static_cast<int64_t>(count > 0 ? count : 0);
   Tensor t = Tensor::empty(Shape{n}, dtype);
@@ -277,7 +279,8 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(low + (high - low) * gen.uniform01());
+    for (int64_t i = 0; i < t.numel(); ++i)
+      p[i] = static_cast<T>(low + (high - low) * gen.uniform01());
   });
   return t;
 }

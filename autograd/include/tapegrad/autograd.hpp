@@ -9,3 +9,4 @@
 #include "tapegrad/autograd/random.hpp"
 #include "tapegrad/autograd/shape.hpp"
 #include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/autograd/threads.hpp"

@@ -16,9 +16,7 @@ void set_grad_enabled(bool enabled);
 // Sets grad mode for a scope and restores the previous mode on exit.
 class GradModeGuard {
  public:
-  explicit GradModeGuard(bool enabled) : previous_(is_grad_enabled()) {
-    set_grad_enabled(enabled);
-  }
+  explicit GradModeGuard(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }
   ~GradModeGuard() { set_grad_enabled(previous_); }
   GradModeGuard(const GradModeGuard&) = delete;
   GradModeGuard& operator=(const GradModeGuard&) = delete;
@@ -34,7 +32,7 @@ class NoGradGuard : public GradModeGuard {
 };
 
 struct GradOptions {
-  bool retain_graph = false;
+  bool retain_graph = false;  // implied by create_graph, as in PyTorch
   bool create_graph = false;
   // Inputs that the outputs do not depend on get zeros; with false they are an error.
   bool allow_unused = true;
@@ -49,11 +47,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const GradOptions& options = {});
 
 struct TapeStats {
-  size_t nodes = 0;           // nodes currently on this thread's tape (live or awaiting rewind)
-  size_t node_capacity = 0;   // nodes the arena can hold without growing
-  size_t edge_capacity = 0;   // input edges the arena can hold without growing
-  uint64_t recorded = 0;      // nodes ever recorded on this thread
-  size_t nodes_visited = 0;   // nodes whose backward rule ran in the last backward pass
+  size_t nodes = 0;          // nodes currently on this thread's tape (live or awaiting rewind)
+  size_t node_capacity = 0;  // nodes the arena can hold without growing
+  size_t edge_capacity = 0;  // input edges the arena can hold without growing
+  uint64_t recorded = 0;     // nodes ever recorded on this thread
+  size_t nodes_visited = 0;  // nodes whose backward rule ran in the last backward pass
 };
 TapeStats tape_stats();
 

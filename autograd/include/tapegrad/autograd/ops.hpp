@@ -74,8 +74,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 // op(a) @ op(b) where op transposes the last two axes when its flag is set; the
 // transposes are passed to OpenBLAS, never materialised. 2-D @ 2-D, 3-D @ 3-D
 // (same batch), and 3-D @ 2-D (the matrix shared by every batch entry).
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false,
-              bool transpose_b = false);
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
 Tensor permute(const Tensor& x, std::vector<int64_t> dims);
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
 // Transpose of a 2-D tensor.

@@ -77,7 +77,8 @@ class Storage {
 };
 
 struct BackwardOptions {
-  bool retain_graph = false;  // keep saved tensors so backward can run again
+  // Keep saved tensors so backward can run again (implied by create_graph, as in PyTorch).
+  bool retain_graph = false;
   bool create_graph = false;  // record the backward pass for higher-order gradients
 };
 

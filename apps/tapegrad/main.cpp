@@ -1,0 +1,45 @@
+// The tapegrad command: one executable, one subcommand per job.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "tapegrad/autograd/error.hpp"
+#include "tapegrad/commands.hpp"
+
+namespace tapegrad::apps {
+const CLI::Validator& positive() {
+  static const CLI::Validator validator(
+      [](std::string& input) -> std::string {
+        try {
+          size_t used = 0;
+          const double value = std::stod(input, &used);
+          if (used == input.size() && value > 0) return {};
+        } catch (const std::exception&) {
+        }
+        return "must be a number greater than 0, got '" + input + "'";
+      },
+      "POSITIVE");
+  return validator;
+}
+}  // namespace tapegrad::apps
+
+int main(int argc, char** argv) {
+  CLI::App app{"tapegrad: tape-based reverse-mode autograd for C++"};
+  app.require_subcommand(1);
+  tapegrad::apps::add_example_command(app);
+  tapegrad::apps::add_train_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every bad argument exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const tapegrad::Error& e) {
+    fmt::print(stderr, "tapegrad: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tapegrad: unexpected error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

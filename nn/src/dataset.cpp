@@ -1,0 +1,1 @@
+#include "tapegrad/nn/dataset.hpp"
