@@ -58,18 +58,32 @@ nn::Activation default_head(nn::LossKind loss) {
   }
 }
 
-std::unique_ptr<nn::LRScheduler> make_schedule(const std::string& text, nn::Optimizer& opt,
-                                               int epochs) {
-  if (text == "none") return nullptr;
-  if (text == "cosine") return std::make_unique<nn::CosineAnnealingLR>(opt, epochs);
-  if (text.rfind("step:", 0) == 0) {
-    int step = 0;
-    double gamma = 0;
-    if (std::sscanf(text.c_str() + 5, "%d,%lf", &step, &gamma) == 2 && step > 0 && gamma > 0) {
-      return std::make_unique<nn::StepLR>(opt, step, gamma);
-    }
+struct ScheduleSpec {
+  std::string kind = "none";  // none, cosine, step
+  int step = 0;
+  double gamma = 0;
+};
+
+ScheduleSpec parse_schedule(const std::string& text) {
+  ScheduleSpec s;
+  if (text == "none" || text == "cosine") {
+    s.kind = text;
+    return s;
   }
-  fail("--schedule: '{}' is not one of none, cosine, step:EPOCHS,GAMMA (e.g. step:10,0.1)", text);
+  if (text.rfind("step:", 0) == 0 &&
+      std::sscanf(text.c_str() + 5, "%d,%lf", &s.step, &s.gamma) == 2 && s.step > 0 &&
+      s.gamma > 0) {
+    s.kind = "step";
+    return s;
+  }
+  fail("'{}' is not one of none, cosine, step:EPOCHS,GAMMA (e.g. step:10,0.1)", text);
+}
+
+std::unique_ptr<nn::LRScheduler> make_schedule(const ScheduleSpec& s, nn::Optimizer& opt,
+                                               int epochs) {
+  if (s.kind == "cosine") return std::make_unique<nn::CosineAnnealingLR>(opt, epochs);
+  if (s.kind == "step") return std::make_unique<nn::StepLR>(opt, s.step, s.gamma);
+  return nullptr;
 }
 
 // Opens an output file now, so that an unwritable path fails before training.
@@ -98,15 +112,17 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   const int64_t width = data.train.input_width();
   const int64_t classes = data.train.num_classes;
   if (sizes.front() != width) {
-    fail("--model {}: the input size {} does not match the {} features of '{}'", c.model,
-         sizes.front(), width, c.data.spec);
+    throw UsageError(
+        fmt::format("--model {}: the input size {} does not match the {} features of '{}'", c.model,
+                    sizes.front(), width, c.data.spec));
   }
   const bool binary_single = sizes.back() == 1 && classes <= 2 &&
                              loss != nn::LossKind::cross_entropy && loss != nn::LossKind::nll;
   if (sizes.back() != classes && !binary_single) {
-    fail("--model {}: the output size {} does not match the {} classes of '{}'{}", c.model,
-         sizes.back(), classes, c.data.spec,
-         classes == 2 ? " (one output works with --loss mse, bce or bce_logits)" : "");
+    throw UsageError(
+        fmt::format("--model {}: the output size {} does not match the {} classes of '{}'{}",
+                    c.model, sizes.back(), classes, c.data.spec,
+                    classes == 2 ? " (one output works with --loss mse, bce or bce_logits)" : ""));
   }
   for (nn::Dataset* d : {&data.train, &data.validation, &data.test}) {
     if (d->size() > 0 && d->features.dtype() != dtype) d->features = d->features.to(dtype);
@@ -120,7 +136,7 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   if (c.momentum_given) oc.momentum = c.momentum;
   if (c.weight_decay_given) oc.weight_decay = c.weight_decay;
   auto optimizer = nn::make_optimizer(c.opt, model->parameters(), oc);
-  auto scheduler = make_schedule(c.schedule, *optimizer, c.epochs);
+  auto scheduler = make_schedule(parse_schedule(c.schedule), *optimizer, c.epochs);
 
   nn::TrainOptions to;
   to.epochs = c.epochs;
@@ -210,18 +226,42 @@ void add_train_command(CLI::App& app) {
   auto c = std::make_shared<TrainCommand>();
   CLI::App* cmd = app.add_subcommand("train", "Train an MLP on a data set");
   cmd->add_option("--data", c->data.spec, std::string("Data set: ") + kDataSpecs)
+      ->check(parsed_by(check_data_spec, "DATA"))
       ->capture_default_str();
   cmd->add_option("--data-dir", c->data.data_dir,
                   "Directory of fetched data sets (default: $TAPEGRAD_DATA_DIR or <source>/data)");
-  cmd->add_option("--model", c->model, "Layer sizes, e.g. 784-128-64-10")->capture_default_str();
+  cmd->add_option("--model", c->model, "Layer sizes, e.g. 784-128-64-10")
+      ->check(parsed_by([](const std::string& v) { nn::parse_layer_sizes(v); }, "SPEC"))
+      ->capture_default_str();
+  const CLI::Validator activation =
+      parsed_by([](const std::string& v) { nn::parse_activation(v); }, "ACTIVATION");
   cmd->add_option("--act", c->act, "Hidden activation: sigmoid, tanh, relu, leaky_relu, identity")
+      ->check(activation)
       ->capture_default_str();
   cmd->add_option("--head", c->head,
                   "Output activation: auto (logits for ce, log_softmax for nll, sigmoid for bce), "
                   "identity, sigmoid, softmax, log_softmax")
+      ->check(parsed_by(
+          [](const std::string& v) {
+            if (v != "auto") nn::parse_activation(v);
+          },
+          "HEAD"))
       ->capture_default_str();
-  cmd->add_option("--loss", c->loss, "Loss: ce, nll, mse, bce, bce_logits")->capture_default_str();
+  cmd->add_option("--loss", c->loss, "Loss: ce, nll, mse, bce, bce_logits")
+      ->check(parsed_by([](const std::string& v) { nn::parse_loss(v); }, "LOSS"))
+      ->capture_default_str();
   cmd->add_option("--opt", c->opt, "Optimiser: sgd, momentum, nesterov, adam, adamw, rmsprop")
+      ->check(parsed_by(
+          [](const std::string& v) {
+            for (std::string_view name : nn::optimizer_names()) {
+              if (v == name) return;
+            }
+            fail(
+                "unknown optimiser '{}': expected one of sgd, momentum, nesterov, adam, adamw, "
+                "rmsprop",
+                v);
+          },
+          "OPTIMISER"))
       ->capture_default_str();
   cmd->add_option("--lr", c->lr, "Learning rate")->check(positive())->capture_default_str();
   cmd->add_option("--momentum", c->momentum,
@@ -252,14 +292,18 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--init", c->init,
                   "Weight init: pytorch, glorot, glorot_normal, glorot_sigmoid, he, he_normal, "
                   "lecun, lecun_normal, zeros, constant:V, uniform:A,B, normal:STD")
+      ->check(parsed_by([](const std::string& v) { nn::parse_init(v); }, "INIT"))
       ->capture_default_str();
-  cmd->add_option("--dtype", c->dtype, "f32 or f64")->capture_default_str();
+  cmd->add_option("--dtype", c->dtype, "f32 or f64")
+      ->check(parsed_by([](const std::string& v) { parse_dtype(v); }, "DTYPE"))
+      ->capture_default_str();
   cmd->add_option("--threads", c->threads, "OpenBLAS threads (0: OpenBLAS's default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--bias", c->bias, "Linear layers have biases")->capture_default_str();
   cmd->add_option("--normalize", c->data.normalize,
                   "Input scaling: auto, none, unit (x/255), zscore, zscore-image")
+      ->check(parsed_by(check_normalize_mode, "MODE"))
       ->capture_default_str();
   cmd->add_option("--target-loss", c->target_loss,
                   "Stop once the epoch's training loss is below this (0: off)")
@@ -269,6 +313,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--schedule", c->schedule, "LR schedule: none, cosine, step:EPOCHS,GAMMA")
+      ->check(parsed_by([](const std::string& v) { parse_schedule(v); }, "SCHEDULE"))
       ->capture_default_str();
   cmd->add_option("--limit-train", c->data.limit_train, "Use only the first N training samples")
       ->check(CLI::NonNegativeNumber)

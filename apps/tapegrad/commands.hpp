@@ -3,9 +3,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <string>
 
+#include "tapegrad/autograd/error.hpp"
+
 namespace tapegrad::apps {
+
+// A bad command-line argument found after parsing (e.g. a model that does not fit
+// the data): reported like a parse error, with exit status 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A validator that runs `parse` on the option's text and reports its tapegrad::Error
+// message, so that e.g. --act swish is rejected while parsing, naming the option.
+CLI::Validator parsed_by(std::function<void(const std::string&)> parse, std::string name);
 
 // Accepts numbers greater than zero, with a short message otherwise (CLI11's
 // PositiveNumber prints the whole double range).

@@ -42,6 +42,8 @@ void apply_json_config(CLI::App& cmd, const std::string& path) {
     fail("--config {}: not valid JSON: {}", path, e.what());
   }
   if (!j.is_object()) fail("--config {}: expected a JSON object of options", path);
+  // A --summary-json file holds the options under "config": repeat that run.
+  if (j.contains("config") && j["config"].is_object()) j = j["config"];
   for (const auto& [key, value] : j.items()) {
     CLI::Option* opt = cmd.get_option_no_throw("--" + key);
     if (!opt || key == "config" || key == "help") {

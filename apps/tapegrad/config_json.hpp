@@ -10,7 +10,9 @@
 namespace tapegrad::apps {
 
 // Applies the options in JSON file `path` to `cmd`, except those given on the
-// command line (they win). Unknown keys and unreadable files are errors naming them.
+// command line (they win). The file is an object of options, or a --summary-json
+// file whose "config" object holds them. Unknown keys and unreadable files are
+// errors naming them.
 void apply_json_config(CLI::App& cmd, const std::string& path);
 // The resolved value of every option of `cmd` (but help and the listed ones),
 // typed: numbers as numbers, true/false as booleans, the rest as strings.

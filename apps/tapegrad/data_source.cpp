@@ -47,9 +47,25 @@ nn::DataSplits load_raw(const DataRequest& r, bool& is_image, bool& is_toy) {
     splits.test = splits.train;
     return splits;
   }
-  fail("--data: unknown data set '{}': expected one of {}", r.spec, kDataSpecs);
+  check_data_spec(r.spec);
+  fail("--data: data set '{}' has no loader", r.spec);
 }
 }  // namespace
+
+void check_data_spec(const std::string& spec) {
+  const bool known = spec == "mnist" || spec == "fashion-mnist" || spec == "xor" ||
+                     spec == "linear" || spec == "cifar10" ||
+                     (starts_with(spec, "cifar10:") && spec.size() > 8) ||
+                     (starts_with(spec, "csv:") && spec.size() > 4);
+  if (!known) fail("unknown data set '{}': expected one of {}", spec, kDataSpecs);
+}
+
+void check_normalize_mode(const std::string& mode) {
+  for (const char* m : {"auto", "none", "unit", "zscore", "zscore-image"}) {
+    if (mode == m) return;
+  }
+  fail("unknown mode '{}': expected auto, none, unit, zscore, zscore-image", mode);
+}
 
 nn::DataSplits load_data(const DataRequest& r) {
   if (r.val_split < 0 || r.val_split >= 1) {
@@ -79,8 +95,8 @@ nn::DataSplits load_data(const DataRequest& r) {
     each([&](nn::Dataset& d) { z.apply(d); });
   } else if (mode == "zscore-image") {
     each([](nn::Dataset& d) { nn::zscore_per_sample_channel(d); });
-  } else if (mode != "none") {
-    fail("--normalize: unknown mode '{}': expected auto, none, unit, zscore, zscore-image", mode);
+  } else {
+    check_normalize_mode(mode);
   }
   return s;
 }

@@ -24,6 +24,10 @@ struct DataRequest {
 inline constexpr const char* kDataSpecs =
     "mnist, fashion-mnist, cifar10:DIR, csv:FILE, xor, linear";
 
+// Throw when a --data spec or --normalize mode is not one of the known forms.
+void check_data_spec(const std::string& spec);
+void check_normalize_mode(const std::string& mode);
+
 // The directory holding fetched data sets.
 std::string default_data_dir();
 nn::DataSplits load_data(const DataRequest& request);

@@ -22,6 +22,19 @@ const CLI::Validator& positive() {
       "POSITIVE");
   return validator;
 }
+
+CLI::Validator parsed_by(std::function<void(const std::string&)> parse, std::string name) {
+  return CLI::Validator(
+      [parse](std::string& input) -> std::string {
+        try {
+          parse(input);
+        } catch (const Error& e) {
+          return e.what();
+        }
+        return {};
+      },
+      std::move(name));
+}
 }  // namespace tapegrad::apps
 
 int main(int argc, char** argv) {
@@ -34,6 +47,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every bad argument exits 2.
     return app.exit(e) == 0 ? 0 : 2;
+  } catch (const tapegrad::apps::UsageError& e) {
+    fmt::print(stderr, "tapegrad: error: {}\nRun with --help for more information.\n", e.what());
+    return 2;
   } catch (const tapegrad::Error& e) {
     fmt::print(stderr, "tapegrad: error: {}\n", e.what());
     return 1;
