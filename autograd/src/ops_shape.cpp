@@ -327,7 +327,7 @@ Tensor cast(const Tensor& x, DType dtype) {
     T* dst = out.data<T>();
     dispatch(x.dtype(), [&]<typename S>() {
       const S* src = x.data<S>();
-      for (int64_t i = 0; i < x.numel(); ++i) dst[i] = static_cast<T>(src[i]);
+      for (int64_t i = 0, n = x.numel(); i < n; ++i) dst[i] = static_cast<T>(src[i]);
     });
   });
   record(OpKind::cast, {&x}, out);

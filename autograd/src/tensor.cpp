@@ -152,7 +152,7 @@ Tensor& Tensor::fill_(double value) {
   dispatch(dtype(), [&]<typename T>() {
     T* p = data<T>();
     const T v = static_cast<T>(value);
-    for (int64_t i = 0; i < numel(); ++i) p[i] = v;
+    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] = v;
   });
   impl_->storage->bump_version();
   return *this;
@@ -168,7 +168,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
     T* dst = data<T>();
     dispatch(src.dtype(), [&]<typename S>() {
       const S* s = src.data<S>();
-      for (int64_t i = 0; i < numel(); ++i) dst[i] = static_cast<T>(s[i]);
+      for (int64_t i = 0, n = numel(); i < n; ++i) dst[i] = static_cast<T>(s[i]);
     });
   });
   impl_->storage->bump_version();
@@ -186,9 +186,9 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     const T* src = other.data<T>();
     const T a = static_cast<T>(alpha);
     if (alpha == 1.0) {
-      for (int64_t i = 0; i < numel(); ++i) dst[i] += src[i];
+      for (int64_t i = 0, n = numel(); i < n; ++i) dst[i] += src[i];
     } else {
-      for (int64_t i = 0; i < numel(); ++i) dst[i] += a * src[i];
+      for (int64_t i = 0, n = numel(); i < n; ++i) dst[i] += a * src[i];
     }
   });
   impl_->storage->bump_version();
@@ -200,7 +200,7 @@ Tensor& Tensor::mul_(double factor) {
   dispatch(dtype(), [&]<typename T>() {
     T* p = data<T>();
     const T f = static_cast<T>(factor);
-    for (int64_t i = 0; i < numel(); ++i) p[i] *= f;
+    for (int64_t i = 0, n = numel(); i < n; ++i) p[i] *= f;
   });
   impl_->storage->bump_version();
   return *this;
@@ -213,7 +213,7 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data<T>();
     const T v = static_cast<T>(value);
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = v;
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = v;
   });
   return t;
 }
@@ -279,7 +279,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i)
+    for (int64_t i = 0, n = t.numel(); i < n; ++i)
       p[i] = static_cast<T>(low + (high - low) * gen.uniform01());
   });
   return t;
@@ -290,7 +290,7 @@ Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DT
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
   });
   return t;
 }
