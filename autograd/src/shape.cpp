@@ -54,7 +54,7 @@ std::string Shape::str() const { return fmt::format("[{}]", fmt::join(begin(), e
 
 int normalize_axis(int64_t axis, int rank, const char* op) {
   const int64_t r = rank;
-  if (axis < -r || axis >= r || (r == 0 && axis != 0 && axis != -1)) {
+  if (axis < -r || axis >= r) {  // a 0-d tensor has no axis to name
     fail("{}: axis {} is out of range for a tensor of rank {}", op, axis, rank);
   }
   return static_cast<int>(axis < 0 ? axis + r : axis);

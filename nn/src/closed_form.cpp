@@ -114,10 +114,11 @@ std::vector<Layer> read_layers(const ReportRule& rule, Module& model) {
   std::vector<Layer> layers;
   for (size_t i = 0; i < seq->size(); ++i) {
     auto* linear = dynamic_cast<Linear*>(&(*seq)[i]);
-    if (!linear) mismatch(fmt::format("module {} is {}, expected a Linear", i, (*seq)[i].describe()));
+    if (!linear)
+      mismatch(fmt::format("module {} is {}, expected a Linear", i, (*seq)[i].describe()));
     if (linear->bias().defined() && !rule.bias_allowed) {
-      mismatch(fmt::format("module {} is {}, the report's layers have no bias", i,
-                           linear->describe()));
+      mismatch(
+          fmt::format("module {} is {}, the report's layers have no bias", i, linear->describe()));
     }
     if (!layers.empty() && layers.back().W.rows != linear->in_features()) {
       mismatch(fmt::format("module {} is {} after a layer of {} outputs", i, linear->describe(),
@@ -142,8 +143,7 @@ std::vector<Layer> read_layers(const ReportRule& rule, Module& model) {
   for (size_t k = 0; k < layers.size(); ++k) {
     const bool last = k + 1 == layers.size();
     const Activation g = layers[k].g;
-    const std::string after =
-        g == Activation::identity ? "nothing" : ActivationLayer(g).describe();
+    const std::string after = g == Activation::identity ? "nothing" : ActivationLayer(g).describe();
     if (last && g != rule.network.spec.head) {
       mismatch(fmt::format("the last Linear is followed by {}", after));
     }
@@ -250,8 +250,7 @@ std::vector<LayerGradients> backpropagate(const std::vector<Layer>& layers, cons
         for (int64_t j = 0; j < x.cols; ++j) upstream(n, j) += d * layer.W(i, j);
       }
     }
-    const Matrix gprime =
-        closed_form_detail::activation_derivative(layers[k - 1].g, f.a[k - 1], x);
+    const Matrix gprime = closed_form_detail::activation_derivative(layers[k - 1].g, f.a[k - 1], x);
     for (size_t i = 0; i < upstream.v.size(); ++i) upstream.v[i] *= gprime.v[i];
     delta = std::move(upstream);
   }
@@ -262,8 +261,8 @@ std::vector<LayerGradients> backpropagate(const std::vector<Layer>& layers, cons
 // batch size: report 003 divided them and they vanished. 002's lambda grad Omega (Fig. 1,
 // line 6) with Omega = ||W||^2 or ||W||_1; 003's L1 gives lambda sign(w) and L2 gives
 // 2 lambda w (the report printed lambda |w|).
-void add_penalties(const std::vector<Layer>& layers, std::vector<LayerGradients>& grads,
-                   double l1, double l2) {
+void add_penalties(const std::vector<Layer>& layers, std::vector<LayerGradients>& grads, double l1,
+                   double l2) {
   for (size_t k = 0; k < layers.size(); ++k) {
     const std::vector<double>& w = layers[k].W.v;
     std::vector<double>& dw = grads[k].dW.v;
@@ -284,9 +283,9 @@ std::vector<std::string> report_ids() {
 
 ReportNetwork report_network(const std::string& id) { return find_rule(id).network; }
 
-std::vector<NamedTensor> closed_form_gradients(const std::string& id, Module& model, const Tensor& x,
-                                               std::span<const int64_t> labels, double l1,
-                                               double l2) {
+std::vector<NamedTensor> closed_form_gradients(const std::string& id, Module& model,
+                                               const Tensor& x, std::span<const int64_t> labels,
+                                               double l1, double l2) {
   const ReportRule& rule = find_rule(id);
   const std::vector<Layer> layers = read_layers(rule, model);
   const int64_t inputs = layers.front().W.cols, outputs = layers.back().W.rows;
@@ -295,8 +294,8 @@ std::vector<NamedTensor> closed_form_gradients(const std::string& id, Module& mo
   }
   const int64_t batch = x.shape()[0];
   if (batch == 0) fail("closed form {}: the batch is empty", id);
-  const bool classes = rule.network.loss == LossKind::cross_entropy ||
-                       rule.network.loss == LossKind::nll;
+  const bool classes =
+      rule.network.loss == LossKind::cross_entropy || rule.network.loss == LossKind::nll;
   if (classes && outputs < 2) {
     fail("closed form {}: the softmax needs at least 2 classes, the model has {} output", id,
          outputs);

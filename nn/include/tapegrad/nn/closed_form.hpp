@@ -50,8 +50,8 @@ ReportNetwork report_network(const std::string& id);
 // are class indices (or 0/1 targets for a single output, as nn::compute_loss).
 // l1 and l2 add lambda * sum|w| and lambda * sum w^2 over the weights (not the
 // biases), not divided by the batch size.
-std::vector<NamedTensor> closed_form_gradients(const std::string& id, Module& model, const Tensor& x,
-                                               std::span<const int64_t> labels, double l1 = 0,
-                                               double l2 = 0);
+std::vector<NamedTensor> closed_form_gradients(const std::string& id, Module& model,
+                                               const Tensor& x, std::span<const int64_t> labels,
+                                               double l1 = 0, double l2 = 0);
 
 }  // namespace tapegrad::nn
