@@ -83,10 +83,14 @@ const ReportRule& find_rule(const std::string& id) {
   fail("unknown report '{}': expected one of {}", id, fmt::join(report_ids(), ", "));
 }
 
+// "Sigmoid", "Sigmoid or ReLU", "Sigmoid, ReLU or Tanh".
 std::string describe_activations(const std::vector<Activation>& kinds) {
-  std::vector<std::string> names;
-  for (Activation g : kinds) names.push_back(ActivationLayer(g).describe());
-  return fmt::format("{}", fmt::join(names, " or "));
+  std::string out;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    if (i > 0) out += i + 1 == kinds.size() ? " or " : ", ";
+    out += ActivationLayer(kinds[i]).describe();
+  }
+  return out;
 }
 
 // The report's network in words, for errors.

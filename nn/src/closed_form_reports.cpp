@@ -4,6 +4,7 @@
 // maps it to each report's equations). Sizes, activations and losses are the
 // reports'; equation numbers are those of the text in ../shared/reports/.
 #include <array>
+#include <cmath>
 
 #include "closed_form_detail.hpp"
 
