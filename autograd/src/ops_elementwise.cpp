@@ -384,14 +384,20 @@ void backward_tanh_backward(BackwardContext& c) {
 
 // ---- comparisons (not recorded) ----
 Tensor greater(const Tensor& a, const Tensor& b) {
+  notify_untracked_read("greater", a);
+  notify_untracked_read("greater", b);
   return map_binary("greater", a, b,
                     [](auto u, auto v) { return u > v ? decltype(u)(1) : decltype(u)(0); });
 }
 Tensor less(const Tensor& a, const Tensor& b) {
+  notify_untracked_read("less", a);
+  notify_untracked_read("less", b);
   return map_binary("less", a, b,
                     [](auto u, auto v) { return u < v ? decltype(u)(1) : decltype(u)(0); });
 }
 Tensor equal(const Tensor& a, const Tensor& b) {
+  notify_untracked_read("equal", a);
+  notify_untracked_read("equal", b);
   return map_binary("equal", a, b,
                     [](auto u, auto v) { return u == v ? decltype(u)(1) : decltype(u)(0); });
 }

@@ -238,6 +238,7 @@ namespace tapegrad {
 
 std::vector<int64_t> argmax_rows(const Tensor& x) {
   require_defined("argmax_rows", x);
+  notify_untracked_read("argmax_rows", x);
   if (x.dim() != 2) fail("argmax_rows: expects a 2-D tensor, got shape {}", x.shape());
   const int64_t rows = x.shape()[0], cols = x.shape()[1];
   if (cols == 0) fail("argmax_rows: rows of shape {} are empty", x.shape());

@@ -44,7 +44,12 @@ int32_t Tape::leaf_node_for(TensorImpl* impl) {
   return impl->node;
 }
 
-Node* Tape::record(OpKind op, std::span<const Tensor* const> inputs, Tensor& out) {
+OpObserver*& op_observer() {
+  thread_local OpObserver* observer = nullptr;
+  return observer;
+}
+
+Node* Tape::record_node(OpKind op, std::span<const Tensor* const> inputs, Tensor& out) {
   if (!grad_enabled) return nullptr;
   bool any = false;
   for (const Tensor* t : inputs) any = any || (t->defined() && t->requires_grad());

@@ -58,6 +58,24 @@ struct Node {
 class BackwardContext;
 using BackwardFn = void (*)(BackwardContext&);
 
+// Watches op calls on this thread while a gradient check records a function
+// (gradcheck_replay.cpp). Installed only for the duration of that one call.
+class OpObserver {
+ public:
+  virtual ~OpObserver() = default;
+  // An op produced `out` from `inputs`; `node` is its tape index, or -1 when it
+  // was not recorded (grad mode off, or no input requires grad).
+  virtual void on_op(OpKind op, std::span<const Tensor* const> inputs, const Tensor& out,
+                     int32_t node) = 0;
+  // Values of `t` were read outside the recorded ops (`what`: item, a comparison, ...).
+  virtual void on_untracked_read(const char* what, const Tensor& t) = 0;
+};
+// The observer of this thread, or nullptr.
+OpObserver*& op_observer();
+inline void notify_untracked_read(const char* what, const Tensor& t) {
+  if (OpObserver* o = op_observer()) o->on_untracked_read(what, t);
+}
+
 class Tape {
  public:
   static Tape& current();
@@ -65,7 +83,13 @@ class Tape {
   // Appends a node for `op` when grad mode is on and an input requires grad, makes
   // `out` its output and returns it; returns nullptr when nothing is recorded. The
   // pointer is valid until the next node is recorded.
-  Node* record(OpKind op, std::span<const Tensor* const> inputs, Tensor& out);
+  Node* record(OpKind op, std::span<const Tensor* const> inputs, Tensor& out) {
+    Node* n = record_node(op, inputs, out);
+    if (OpObserver* o = op_observer()) {
+      o->on_op(op, inputs, out, n ? static_cast<int32_t>(nodes_.size() - 1) : -1);
+    }
+    return n;
+  }
   Node* record(OpKind op, std::initializer_list<const Tensor*> inputs, Tensor& out) {
     return record(op, std::span<const Tensor* const>(inputs.begin(), inputs.size()), out);
   }
@@ -81,9 +105,12 @@ class Tape {
                                    const GradOptions& options);
 
   TapeStats stats() const;
+  // A node by index (for the gradient checker's trace; valid while the node lives).
+  const Node& node(int32_t index) const { return nodes_[static_cast<size_t>(index)]; }
   ~Tape();
 
  private:
+  Node* record_node(OpKind op, std::span<const Tensor* const> inputs, Tensor& out);
   int32_t leaf_node_for(TensorImpl* impl);
   void truncate_dead_tail();
   void accumulate(int32_t index, Tensor g, bool create_graph);

@@ -54,12 +54,14 @@ uint64_t Tensor::version() const {
 
 double Tensor::item() const {
   check_defined("item");
+  notify_untracked_read("item", *this);
   if (numel() != 1) fail("item: tensor of shape {} has {} elements, not 1", shape(), numel());
   return dispatch(dtype(), [&]<typename T>() { return static_cast<double>(data<T>()[0]); });
 }
 
 double Tensor::at(std::initializer_list<int64_t> index) const {
   check_defined("at");
+  notify_untracked_read("at", *this);
   if (static_cast<int>(index.size()) != dim()) {
     fail("at: {} indices given for a tensor of shape {}", index.size(), shape());
   }
@@ -78,6 +80,7 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
 
 std::vector<double> Tensor::to_vector() const {
   check_defined("to_vector");
+  notify_untracked_read("to_vector", *this);
   std::vector<double> v(static_cast<size_t>(numel()));
   dispatch(dtype(), [&]<typename T>() {
     const T* p = data<T>();

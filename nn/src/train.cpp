@@ -167,6 +167,7 @@ TrainResult fit(Module& model, Optimizer& optimizer, LRScheduler* scheduler, con
       loss_sum += batch_loss * static_cast<double>(idx.size());
       correct += count_correct(out.detach(), y, options.threshold);
       seen += static_cast<int64_t>(idx.size());
+      if (callbacks.on_batch_loss) callbacks.on_batch_loss(epoch, b + 1, batch_loss);
       if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, sampler.num_batches(), seen);
     }
     const double train_seconds = std::chrono::duration<double>(clock::now() - start).count();

@@ -156,3 +156,29 @@ TEST_CASE("fit with an L2 penalty shrinks the weights") {
   };
   CHECK(run(0.05) < 0.5 * run(0.0));
 }
+
+TEST_CASE("fit reports every batch's loss, and their mean is the epoch's training loss") {
+  Generator gen(3);
+  DataSplits data;
+  data.train = make_linear(50, gen);
+  data.test = data.train;
+  auto model = make_mlp({{2, 4, 2}, Activation::tanh});
+  init_module(*model, parse_init("glorot"), gen);
+  SGD sgd(model->parameters(), {.lr = 0.3});
+  TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 10;
+  std::vector<std::pair<int, double>> losses;
+  TrainCallbacks callbacks;
+  callbacks.on_batch_loss = [&](int epoch, int64_t batch, double loss) {
+    CHECK(batch == static_cast<int64_t>(losses.size() % 5) + 1);
+    losses.emplace_back(epoch, loss);
+  };
+  const TrainResult r = fit(*model, sgd, nullptr, data, LossKind::cross_entropy, o, gen, callbacks);
+  REQUIRE(losses.size() == 10);  // 5 equal batches per epoch
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    double sum = 0;
+    for (const auto& [e, loss] : losses) sum += e == epoch ? loss : 0.0;
+    CHECK(sum / 5 == doctest::Approx(r.epochs[static_cast<size_t>(epoch - 1)].train_loss));
+  }
+}

@@ -100,6 +100,8 @@ struct TrainResult {
 struct TrainCallbacks {
   std::function<void(int epoch, int64_t batch, int64_t batches, int64_t samples)> on_batch;
   std::function<void(const EpochReport&)> on_epoch;
+  // Each training batch's mean loss (before any penalty), in the order of the updates.
+  std::function<void(int epoch, int64_t batch, double loss)> on_batch_loss;
 };
 
 // Trains `model` on data.train with minibatches from `gen`, evaluating on
