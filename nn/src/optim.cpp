@@ -35,8 +35,14 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr, std::string name)
   require_nonnegative(name_.c_str(), "lr", lr);
 }
 
-void Optimizer::zero_grad() {
-  for (const Tensor& p : params_) p.zero_grad();
+void Optimizer::zero_grad(bool set_to_none) {
+  for (const Tensor& p : params_) {
+    if (set_to_none) {
+      p.set_grad(Tensor());
+    } else {
+      p.zero_grad();
+    }
+  }
 }
 
 void Optimizer::set_lr(double lr) {

@@ -310,10 +310,14 @@ TEST_CASE("optim: step updates the model's tensors in place, bumps the version, 
   CHECK(w.version() == v0 + 1);
   CHECK(view.to_vector() == std::vector<double>{0.5, 1.5, 2.5, 3.5});
   const Tensor grad_before = w.grad();
-  opt.zero_grad();
+  opt.zero_grad(false);
   CHECK(w.grad().to_vector() == std::vector<double>(4, 0.0));
   CHECK(w.grad().impl() == grad_before.impl());  // the buffer is kept
   opt.step();                                    // zero gradient: no movement
+  CHECK(view.to_vector() == std::vector<double>{0.5, 1.5, 2.5, 3.5});
+  opt.zero_grad();  // default: set to none
+  CHECK_FALSE(w.grad().defined());
+  opt.step();  // no gradient: skipped
   CHECK(view.to_vector() == std::vector<double>{0.5, 1.5, 2.5, 3.5});
   CHECK(opt.name() == "SGD");
   CHECK(opt.lr() == 0.5);

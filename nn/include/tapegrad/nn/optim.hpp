@@ -33,8 +33,11 @@ class Optimizer {
   // Updates every parameter whose grad() is defined; the others are skipped (and
   // get no state until their first gradient).
   virtual void step() = 0;
-  // Tensor::zero_grad on each parameter: gradients are filled with zeros in place.
-  void zero_grad();
+  // Drops each parameter's gradient (set_to_none, the default): the next backward
+  // hands its freshly computed gradient buffer over instead of adding it to zeros,
+  // saving two passes over every parameter. With false, gradients are filled with
+  // zeros in place (Tensor::zero_grad), keeping their buffers.
+  void zero_grad(bool set_to_none = true);
 
   double lr() const { return lr_; }
   // Throws tapegrad::Error for a negative or NaN learning rate.
