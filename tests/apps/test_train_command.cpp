@@ -7,11 +7,10 @@
 #include <sstream>
 
 #include "apps/run_command.hpp"
+#include "test_helpers.hpp"
 
 namespace {
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_helpers::contains;
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

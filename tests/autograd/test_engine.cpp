@@ -3,6 +3,8 @@
 // version checks, exception safety and tape/storage reuse in a training loop.
 #include <doctest/doctest.h>
 
+#include "test_helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -48,21 +50,8 @@ std::vector<double> map_values(const Tensor& x, F f) {
   return v;
 }
 
-// The message of the tapegrad::Error thrown by f; fails the test if none is thrown.
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a tapegrad::Error");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_helpers::contains;
+using test_helpers::error_message;
 
 // Runs f on a new thread, which has a fresh, empty tape (the tape is per thread and
 // never shrinks), and rethrows what it threw. No tensor may leave f.

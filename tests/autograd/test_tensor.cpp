@@ -2,6 +2,8 @@
 // storage, printing, and the error messages of tensor and op argument checks.
 #include <doctest/doctest.h>
 
+#include "test_helpers.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -28,21 +30,8 @@ void check_values(const Tensor& t, const std::vector<double>& expected, double t
   }
 }
 
-// The message of the tapegrad::Error thrown by f; fails the test if none is thrown.
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a tapegrad::Error");
-  return {};
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test_helpers::contains;
+using test_helpers::error_message;
 
 }  // namespace
 
