@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels.hpp"
+#include "shape_ops.hpp"
 #include "tape.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
@@ -128,7 +129,7 @@ Node* record(OpKind op, const Tensor& x, Tensor& out, const Reduction& r, bool k
 
 // The output gradient spread back over the input's shape.
 Tensor expand_grad(const BackwardContext& c, const Reduction& r) {
-  return broadcast_to(reshape(c.grad(), r.kept.to_vector()), c.input_shape(0));
+  return broadcast_to(reshape_to(c.grad(), r.kept), c.input_shape(0));
 }
 
 }  // namespace
@@ -138,6 +139,15 @@ Tensor sum(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
   const Reduction r = plan_reduction("sum", x.shape(), axes, keepdim);
   Tensor out = view_as(reduce_sum(x, r.mask), r.result);
   record(OpKind::sum, x, out, r, keepdim);
+  return out;
+}
+
+Tensor sum_keepdim_mask(const Tensor& x, uint32_t mask) {
+  Attrs attrs;
+  attrs.ints[0] = mask;
+  Reduction r = plan_from_attrs(attrs, x.shape());
+  Tensor out = view_as(reduce_sum(x, r.mask), r.kept);
+  record(OpKind::sum, x, out, r, true);
   return out;
 }
 void backward_sum(BackwardContext& c) {
@@ -207,7 +217,7 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> axes, bool keepdim) {
 void backward_logsumexp(BackwardContext& c) {
   const Reduction r = plan_from_attrs(c.attrs(), c.input_shape(0));
   // d lse / dx = exp(x - lse): the softmax over the reduced axes.
-  const Tensor lse = reshape(c.saved(1), r.kept.to_vector());
+  const Tensor lse = reshape_to(c.saved(1), r.kept);
   c.set_grad(0, mul(expand_grad(c, r), exp(sub(c.saved(0), lse))));
 }
 
@@ -216,20 +226,17 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   const Shape& in = x.shape();
   const int lead = in.rank() - shape.rank();
-  std::vector<int64_t> axes;
+  uint32_t mask = 0;
   bool ok = lead >= 0;
   for (int i = 0; ok && i < in.rank(); ++i) {
-    if (i < lead) {
-      axes.push_back(i);
-    } else if (shape[i - lead] == 1 && in[i] != 1) {
-      axes.push_back(i);
+    if (i < lead || (shape[i - lead] == 1 && in[i] != 1)) {
+      mask |= 1u << i;
     } else if (shape[i - lead] != in[i]) {
       ok = false;
     }
   }
   if (!ok) fail("sum_to: shape {} cannot be reduced to shape {}", in, shape);
-  if (axes.empty()) return reshape(x, shape.to_vector());
-  return reshape(sum(x, axes, true), shape.to_vector());
+  return reshape_to(mask ? sum_keepdim_mask(x, mask) : x, shape);
 }
 
 }  // namespace tapegrad

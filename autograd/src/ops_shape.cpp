@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels.hpp"
+#include "shape_ops.hpp"
 #include "tape.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
@@ -48,7 +49,11 @@ Tensor reshape(const Tensor& x, std::vector<int64_t> shape) {
     }
     shape[static_cast<size_t>(infer)] = x.numel() / known;
   }
-  const Shape target(shape);
+  return reshape_to(x, Shape(shape));
+}
+
+Tensor reshape_to(const Tensor& x, const Shape& target) {
+  require_defined("reshape", x);
   if (target.numel() != x.numel()) {
     fail("reshape: cannot reshape {} ({} elements) to {} ({} elements)", x.shape(), x.numel(),
          target, target.numel());
@@ -58,9 +63,7 @@ Tensor reshape(const Tensor& x, std::vector<int64_t> shape) {
   record(OpKind::reshape, {&x}, out);
   return out;
 }
-void backward_reshape(BackwardContext& c) {
-  c.set_grad(0, reshape(c.grad(), c.input_shape(0).to_vector()));
-}
+void backward_reshape(BackwardContext& c) { c.set_grad(0, reshape_to(c.grad(), c.input_shape(0))); }
 
 Tensor flatten(const Tensor& x, int64_t start_axis, int64_t end_axis) {
   require_defined("flatten", x);
@@ -88,7 +91,7 @@ Tensor squeeze(const Tensor& x, int64_t axis) {
     fail("squeeze: axis {} of shape {} has size {}, not 1", axis, x.shape(), x.shape()[a]);
   Shape s = x.shape();
   s.erase(a);
-  return reshape(x, s.to_vector());
+  return reshape_to(x, s);
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t axis) {
@@ -96,7 +99,7 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
   const int a = normalize_axis(axis, x.dim() + 1, "unsqueeze");
   Shape s = x.shape();
   s.insert(a, 1);
-  return reshape(x, s.to_vector());
+  return reshape_to(x, s);
 }
 
 // ---- broadcast_to ----
