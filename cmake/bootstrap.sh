@@ -16,7 +16,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
 fi
 
 packages=(g++ cmake ninja-build libopenblas-dev libfmt-dev doctest-dev libcli11-dev
-          nlohmann-json3-dev zlib1g-dev)
+          nlohmann-json3-dev zlib1g-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds tapegrad if needed (see bootstrap.sh), fetches the data set named by
-# --data when it is one that can be fetched (mnist, fashion-mnist) and is missing,
-# then runs the tapegrad command with the given arguments:
-#   cmake/run.sh train --data mnist ...      cmake/run.sh --help
+# --data (or the one `experiment NAME` reads) when it is one that can be fetched
+# (mnist, fashion-mnist) and is missing, then runs the tapegrad command with the
+# given arguments:
+#   cmake/run.sh train --data mnist ...      cmake/run.sh experiment xor-linear
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/cmake/bootstrap.sh"
@@ -17,6 +18,15 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --data-dir | --data-dir=*) data_dir=yes ;;
   esac
 done
+# `experiment NAME` reads the data set of its study (CIFAR-10 cannot be fetched: without
+# it, cifar10-regularization runs on Fashion-MNIST).
+if [[ "${1:-}" == experiment ]]; then
+  case "${2:-}" in
+    mnist-*) data=mnist ;;
+    cifar10-regularization)
+      [[ -d "${TAPEGRAD_DATA_DIR:-$root/data}/cifar-10-batches-bin" ]] || data=fashion-mnist ;;
+  esac
+fi
 if [[ -z "$data_dir" && ( "$data" == mnist || "$data" == fashion-mnist ) ]]; then
   "$root/cmake/fetch_data.sh" "$data" >&2
 fi

@@ -29,5 +29,9 @@ const CLI::Validator& positive();
 void add_example_command(CLI::App& app);
 // Adds `tapegrad train`: trains an MLP on a data set.
 void add_train_command(CLI::App& app);
+// Adds `tapegrad gradcheck`: checks an MLP's gradients against finite differences.
+void add_gradcheck_command(CLI::App& app);
+// Adds `tapegrad experiment`: reruns one of the five reports' studies.
+void add_experiment_command(CLI::App& app);
 
 }  // namespace tapegrad::apps

@@ -42,8 +42,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tapegrad::apps::add_example_command(app);
   tapegrad::apps::add_train_command(app);
+  tapegrad::apps::add_gradcheck_command(app);
+  tapegrad::apps::add_experiment_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    // A subcommand's own status (e.g. gradcheck: 1 when a check fails).
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every bad argument exits 2.
     return app.exit(e) == 0 ? 0 : 2;

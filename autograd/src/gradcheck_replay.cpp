@@ -5,6 +5,7 @@
 //     output entries are gathered into 1-D tensors, the op is applied to them
 //     and the results are scattered back;
 //   matmul: a changed entry of one factor adds a row or column update;
+//   sum and mean: a changed entry adds its change to one output entry;
 //   reshape: a view, so it changes where its input does;
 //   every other op is recomputed whole from its current inputs.
 // Sparse changes are written into the recorded values in place, with the old
@@ -19,19 +20,6 @@
 #include "tapegrad/autograd/ops.hpp"
 
 namespace tapegrad::gradcheck_detail {
-
-double get_value(const Tensor& t, int64_t index) {
-  return t.dtype() == DType::f64 ? t.data<double>()[index]
-                                 : static_cast<double>(t.data<float>()[index]);
-}
-
-void set_value(const Tensor& t, int64_t index, double value) {
-  if (t.dtype() == DType::f64) {
-    static_cast<double*>(t.raw_data())[index] = value;
-  } else {
-    static_cast<float*>(t.raw_data())[index] = static_cast<float>(value);
-  }
-}
 
 void flatten_into(const std::vector<Tensor>& tensors, Values& out) {
   out.clear();
@@ -64,8 +52,8 @@ void check_outputs(const std::vector<Tensor>& outs, const std::vector<Shape>& sh
       throw EvaluationMismatch(fmt::format("output {} is an undefined tensor", o));
     }
     if (!(outs[o].shape() == shapes[o])) {
-      throw EvaluationMismatch(fmt::format("output {} changed shape from {} to {}", o, shapes[o],
-                                           outs[o].shape()));
+      throw EvaluationMismatch(
+          fmt::format("output {} changed shape from {} to {}", o, shapes[o], outs[o].shape()));
     }
   }
 }
@@ -73,7 +61,8 @@ void check_outputs(const std::vector<Tensor>& outs, const std::vector<Shape>& sh
 // Keeps a copy of a tensor's data and writes it back on destruction.
 class DataBackup {
  public:
-  explicit DataBackup(const Tensor& t) : t_(t), bytes_(static_cast<size_t>(t.numel()) * dtype_size(t.dtype())) {
+  explicit DataBackup(const Tensor& t)
+      : t_(t), bytes_(static_cast<size_t>(t.numel()) * dtype_size(t.dtype())) {
     saved_.resize(bytes_);
     std::memcpy(saved_.data(), t.raw_data(), bytes_);
   }
@@ -165,7 +154,8 @@ void broadcast_image(int64_t index, const Shape& si, const Shape& so, Each each)
   for (;;) {
     int64_t o = base;
     for (int f = 0; f < n_free; ++f) {
-      o += counter[static_cast<size_t>(f)] * out_strides[static_cast<size_t>(free_axes[static_cast<size_t>(f)])];
+      o += counter[static_cast<size_t>(f)] *
+           out_strides[static_cast<size_t>(free_axes[static_cast<size_t>(f)])];
     }
     each(o);
     int f = n_free - 1;
@@ -203,7 +193,8 @@ DirectEvaluator::DirectEvaluator(const CheckedFunction& f, const std::vector<Ten
 }
 
 void DirectEvaluator::evaluate(Values& out) {
-  NoGradGuard no_grad;
+  // Grad mode stays on, as at the check point: a function may itself call grad().
+  GradModeGuard grad_on(true);
   const std::vector<Tensor> outs = f_(args_);
   check_outputs(outs, shapes_);
   flatten_into(outs, out);
@@ -315,8 +306,9 @@ void Replay::on_op(OpKind op, std::span<const Tensor* const> inputs, const Tenso
     return;
   }
   if (alias) {
-    invalidate(fmt::format(
-        "'{}' used a detached alias (detach()) of a value that depends on the inputs", op_name(op)));
+    invalidate(
+        fmt::format("'{}' used a detached alias (detach()) of a value that depends on the inputs",
+                    op_name(op)));
   }
   Op o;
   o.kind = op;
@@ -466,13 +458,15 @@ void Replay::dense(const std::vector<Tensor>& replacements, Values& out) {
 void Replay::apply(const Op& op) {
   if (op.kind == OpKind::reshape) return apply_alias(op);
   if (op.kind == OpKind::matmul && apply_matmul(op)) return;
+  if ((op.kind == OpKind::sum || op.kind == OpKind::mean) && apply_sum(op)) return;
   if (is_pointwise(op.kind) && apply_pointwise(op)) return;
   apply_full(op);
 }
 
 void Replay::apply_full(const Op& op) {
   std::vector<Tensor> args;
-  for (int id : operands(op)) args.push_back(id >= 0 ? values_[static_cast<size_t>(id)].cur : Tensor());
+  for (int id : operands(op))
+    args.push_back(id >= 0 ? values_[static_cast<size_t>(id)].cur : Tensor());
   Value& out = values_[static_cast<size_t>(op.out)];
   Tensor r = compute(op, args, false);
   if (!(r.shape() == out.base.shape()) || r.dtype() != out.base.dtype()) {
@@ -489,6 +483,22 @@ void Replay::apply_alias(const Op& op) {
   // The output shares the input's storage, so it already holds the patched values.
   values_[static_cast<size_t>(op.out)].patch = in.patch;
   touch(op.out, State::sparse);
+}
+
+void Replay::start_collecting() {
+  if (++generation_ == 0) {
+    for (Value& v : values_) std::fill(v.stamp.begin(), v.stamp.end(), 0u);
+    generation_ = 1;
+  }
+  collected_.clear();
+}
+
+void Replay::write_increments(Value& v) {
+  for (int64_t o : collected_) {
+    double& acc = acc_[static_cast<size_t>(o)];
+    write_fresh(v, o, get_value(v.base, o) + acc);
+    acc = 0;
+  }
 }
 
 bool Replay::collect(Value& v, int64_t index) {
@@ -513,11 +523,7 @@ bool Replay::apply_pointwise(const Op& op) {
   for (int id : ids) {
     if (id >= 0 && values_[static_cast<size_t>(id)].state == State::full) return false;
   }
-  if (++generation_ == 0) {
-    for (Value& v : values_) std::fill(v.stamp.begin(), v.stamp.end(), 0u);
-    generation_ = 1;
-  }
-  collected_.clear();
+  start_collecting();
   for (int id : ids) {
     if (!dirty(id)) continue;
     const Value& in = values_[static_cast<size_t>(id)];
@@ -531,13 +537,17 @@ bool Replay::apply_pointwise(const Op& op) {
   for (int id : ids) {
     const Value& in = values_[static_cast<size_t>(id)];
     Tensor g = Tensor::empty(Shape{m}, in.cur.dtype());
+    const Shape& si = in.cur.shape();
+    const bool same = si == so;
     for (int64_t t = 0; t < m; ++t) {
-      set_value(g, t, get_value(in.cur, broadcast_source(collected_[static_cast<size_t>(t)], in.cur.shape(), so)));
+      const int64_t o = collected_[static_cast<size_t>(t)];
+      set_value(g, t, get_value(in.cur, same ? o : broadcast_source(o, si, so)));
     }
     gathered.push_back(std::move(g));
   }
   const Tensor r = compute(op, gathered, true);
-  for (int64_t t = 0; t < m; ++t) write_fresh(out, collected_[static_cast<size_t>(t)], get_value(r, t));
+  for (int64_t t = 0; t < m; ++t)
+    write_fresh(out, collected_[static_cast<size_t>(t)], get_value(r, t));
   touch(op.out, State::sparse);
   return true;
 }
@@ -564,11 +574,7 @@ bool Replay::apply_matmul(const Op& op) {
   Value& out = values_[static_cast<size_t>(op.out)];
   const int64_t total = out.base.numel();
   if (static_cast<int64_t>(acc_.size()) < total) acc_.resize(static_cast<size_t>(total), 0.0);
-  if (++generation_ == 0) {
-    for (Value& v : values_) std::fill(v.stamp.begin(), v.stamp.end(), 0u);
-    generation_ = 1;
-  }
-  collected_.clear();
+  start_collecting();
   auto add = [&](int64_t o, double v) {
     collect(out, o);
     acc_[static_cast<size_t>(o)] += v;
@@ -602,11 +608,36 @@ bool Replay::apply_matmul(const Op& op) {
       }
     }
   }
-  for (int64_t o : collected_) {
-    double& acc = acc_[static_cast<size_t>(o)];
-    write_fresh(out, o, get_value(out.base, o) + acc);
-    acc = 0;
+  write_increments(out);
+  touch(op.out, State::sparse);
+  return true;
+}
+
+bool Replay::apply_sum(const Op& op) {
+  const Value& in = values_[static_cast<size_t>(op.in[0])];
+  if (in.state != State::sparse) return false;
+  const Shape& si = in.base.shape();
+  if (4 * static_cast<int64_t>(in.patch.size()) > si.numel()) return false;
+  Value& out = values_[static_cast<size_t>(op.out)];
+  const int64_t total = out.base.numel();
+  if (static_cast<int64_t>(acc_.size()) < total) acc_.resize(static_cast<size_t>(total), 0.0);
+  // The output index of an input entry: its coordinates along the kept axes.
+  const auto mask = static_cast<uint32_t>(op.attrs.ints[0]);
+  const auto strides = si.strides();
+  int64_t count = 1;
+  for (int d = 0; d < si.rank(); ++d) count *= (mask >> d) & 1u ? si[d] : 1;
+  const double scale = op.kind == OpKind::mean ? 1.0 / static_cast<double>(count) : 1.0;
+  start_collecting();
+  for (const Patch& p : in.patch) {
+    int64_t o = 0;
+    for (int d = 0; d < si.rank(); ++d) {
+      if ((mask >> d) & 1u) continue;
+      o = o * si[d] + (p.index / strides[static_cast<size_t>(d)]) % si[d];
+    }
+    collect(out, o);
+    acc_[static_cast<size_t>(o)] += (get_value(in.base, p.index) - p.old) * scale;
   }
+  write_increments(out);
   touch(op.out, State::sparse);
   return true;
 }

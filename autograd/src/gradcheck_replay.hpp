@@ -24,8 +24,22 @@ class EvaluationMismatch : public Error {
   using Error::Error;
 };
 
-double get_value(const Tensor& t, int64_t index);
-void set_value(const Tensor& t, int64_t index, double value);
+// Element access on f32 or f64 data, without checks (hot in the replay loops).
+inline double get_value(const Tensor& t, int64_t index) {
+  const TensorImpl* p = t.impl();
+  const void* data = p->storage->data();
+  return p->dtype == DType::f64 ? static_cast<const double*>(data)[index]
+                                : static_cast<double>(static_cast<const float*>(data)[index]);
+}
+inline void set_value(const Tensor& t, int64_t index, double value) {
+  const TensorImpl* p = t.impl();
+  void* data = p->storage->data();
+  if (p->dtype == DType::f64) {
+    static_cast<double*>(data)[index] = value;
+  } else {
+    static_cast<float*>(data)[index] = static_cast<float>(value);
+  }
+}
 // Appends every value of every tensor to `out` (cleared first).
 void flatten_into(const std::vector<Tensor>& tensors, Values& out);
 
@@ -38,7 +52,7 @@ class Evaluator {
   virtual void dense(const std::vector<Tensor>& replacements, Values& out) = 0;
 };
 
-// Calls f under NoGradGuard with the inputs written in place.
+// Calls f with the inputs written in place (grad mode on, as at the check point).
 class DirectEvaluator final : public Evaluator {
  public:
   DirectEvaluator(const CheckedFunction& f, const std::vector<Tensor>& args,
@@ -113,7 +127,9 @@ class Replay final : public OpObserver, public Evaluator {
   void invalidate(std::string reason);
 
   void run(const std::vector<int>& ops);
-  bool dirty(int id) const { return id >= 0 && values_[static_cast<size_t>(id)].state != State::clean; }
+  bool dirty(int id) const {
+    return id >= 0 && values_[static_cast<size_t>(id)].state != State::clean;
+  }
   void touch(int id, State state);
   void restore();
   void read_outputs(Values& out) const;
@@ -123,15 +139,20 @@ class Replay final : public OpObserver, public Evaluator {
   void apply_alias(const Op& op);
   bool apply_pointwise(const Op& op);
   bool apply_matmul(const Op& op);
+  bool apply_sum(const Op& op);
   Tensor compute(const Op& op, const std::vector<Tensor>& args, bool gathered) const;
   std::vector<int> operands(const Op& op) const;
+  // Starts a round of collecting changed output indices.
+  void start_collecting();
   // Marks `index` of value v for this collection round; returns true the first time.
   bool collect(Value& v, int64_t index);
+  // Adds the collected increments acc_[o] to v's entries and clears them.
+  void write_increments(Value& v);
   void write_fresh(Value& v, int64_t index, double value);
 
   std::vector<Value> values_;
   std::vector<Op> ops_;
-  std::vector<int> leaf_;   // value id of each input
+  std::vector<int> leaf_;  // value id of each input
   std::vector<int> outputs_;
   std::vector<bool> checked_;
   std::vector<std::vector<int>> downstream_;  // per input: needed ops it reaches, in order

@@ -91,8 +91,6 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
       fail("cross_entropy: label {} at position {} is out of range [0, {})", labels[i], i, classes);
     }
   }
-  Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
-  softmax_kernel(logits, probs, 1, false);
   Tensor out = Tensor::empty(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&]<typename T>() {
     const T* x = logits.data<T>();
@@ -109,6 +107,9 @@ Tensor cross_entropy(const Tensor& logits, std::span<const int64_t> labels) {
     out.data<T>()[0] = static_cast<T>(total / static_cast<double>(n));
   });
   if (Node* node = Tape::current().record(OpKind::cross_entropy, {&logits}, out)) {
+    // The probabilities are only needed by the backward rule.
+    Tensor probs = Tensor::empty(logits.shape(), logits.dtype());
+    softmax_kernel(logits, probs, 1, false);
     save_input(node, 0, logits);
     save_input(node, 1, probs);
     RefPtr<Storage> s = Storage::allocate(labels.size() * sizeof(int64_t));

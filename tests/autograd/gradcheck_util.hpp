@@ -6,6 +6,10 @@
 // central differences, one input element at a time. Second order is checked through
 // Hessian-vector products: differentiate <grad_x <f(x), w>, v> again and compare with
 // central differences of the first-order gradient along v.
+//
+// Deliberately simple and independent of the library's checker (gradcheck.hpp),
+// whose own tests compare against the same op table (namespace fdcheck, so as
+// not to clash with tapegrad::gradcheck()).
 #pragma once
 
 #include <fmt/format.h>
@@ -19,7 +23,7 @@
 
 #include "tapegrad/autograd.hpp"
 
-namespace tapegrad::gradcheck {
+namespace tapegrad::fdcheck {
 
 using Inputs = std::vector<Tensor>;
 using Fn = std::function<Tensor(const Inputs&)>;
@@ -204,4 +208,4 @@ inline Comparison compare(const std::vector<double>& actual, const std::vector<d
   return c;
 }
 
-}  // namespace tapegrad::gradcheck
+}  // namespace tapegrad::fdcheck

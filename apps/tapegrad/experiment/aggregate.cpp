@@ -1,6 +1,7 @@
 #include "tapegrad/experiment/aggregate.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -94,8 +95,8 @@ std::string markdown_table(const AggregatedTable& t) {
       const Cell& cell = row.cells[c];
       const Column& column = t.table->columns[c];
       const std::string ours = format_stats(cell.stats, column);
-      out += " " + format_published(cell.published, column) + " | " +
-             (cell.agreement == Agreement::differs ? "**" + ours + "**" : ours) + " |";
+      out += fmt::format(" {} | {} |", format_published(cell.published, column),
+                         cell.agreement == Agreement::differs ? "**" + ours + "**" : ours);
     }
     out += "\n";
   }
@@ -154,16 +155,17 @@ std::vector<std::vector<double>> mean_curve(const std::vector<const RunResult*>&
 std::string configuration_table(const StudyPlan& plan) {
   if (plan.runs.empty()) return "";
   // Fields shared by every run are listed once; the others get a column.
+  const nlohmann::json first_config = plan.runs.front().config.to_json();
   std::vector<std::string> fields;
-  for (const auto& [name, value] : plan.runs.front().config.to_json().items()) {
-    fields.push_back(name);
-  }
+  for (const auto& item : first_config.items()) fields.push_back(item.key());
   auto text = [](const nlohmann::json& v) {
-    return v.is_string() ? v.get<std::string>() : v.dump();
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+    return v.dump();
   };
   std::vector<std::string> shared, varying;
   for (const std::string& f : fields) {
-    const nlohmann::json first = plan.runs.front().config.to_json()[f];
+    const nlohmann::json& first = first_config[f];
     const bool same = std::all_of(plan.runs.begin(), plan.runs.end(), [&](const PlannedRun& r) {
       return r.config.to_json()[f] == first;
     });
@@ -173,8 +175,7 @@ std::string configuration_table(const StudyPlan& plan) {
       varying.push_back(f);
     }
   }
-  std::string out = "Common to all runs: ";
-  for (size_t i = 0; i < shared.size(); ++i) out += (i ? ", " : "") + shared[i];
+  std::string out = "Common to all runs: " + fmt::format("{}", fmt::join(shared, ", "));
   out += ".\n\n| run |";
   std::string rule = "|---|";
   for (const std::string& f : varying) {
@@ -185,7 +186,7 @@ std::string configuration_table(const StudyPlan& plan) {
   for (const PlannedRun& r : plan.runs) {
     const nlohmann::json j = r.config.to_json();
     out += "| " + r.id + " |";
-    for (const std::string& f : varying) out += " " + text(j[f]) + " |";
+    for (const std::string& f : varying) out += fmt::format(" {} |", text(j[f]));
     out += "\n";
   }
   return out;

@@ -21,9 +21,9 @@ Stats summarize(std::span<const double> values);
 
 // How a published number compares with tapegrad's runs.
 enum class Agreement {
-  none,         // nothing to compare (no published number, no runs, or column not judged)
-  within,       // |mean - published| <= max(2 std, floor)
-  differs,      // beyond that
+  none,     // nothing to compare (no published number, no runs, or column not judged)
+  within,   // |mean - published| <= max(2 std, floor)
+  differs,  // beyond that
 };
 Agreement compare(const Published& published, const Stats& stats, const Column& column);
 

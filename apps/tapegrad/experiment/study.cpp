@@ -19,15 +19,24 @@ std::string RunConfig::key() const {
 }
 
 nlohmann::json RunConfig::to_json() const {
-  return {{"data", data},   {"normalize", normalize},
-          {"val_split", val_split}, {"limit_train", limit_train},
-          {"model", model}, {"act", act},
-          {"head", head},   {"loss", loss},
-          {"opt", opt},     {"lr", lr},
-          {"momentum", momentum}, {"batch", batch},
-          {"epochs", epochs},     {"patience", patience},
-          {"l1", l1},       {"l2", l2},
-          {"init", init},   {"bias", bias},
+  return {{"data", data},
+          {"normalize", normalize},
+          {"val_split", val_split},
+          {"limit_train", limit_train},
+          {"model", model},
+          {"act", act},
+          {"head", head},
+          {"loss", loss},
+          {"opt", opt},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"batch", batch},
+          {"epochs", epochs},
+          {"patience", patience},
+          {"l1", l1},
+          {"l2", l2},
+          {"init", init},
+          {"bias", bias},
           {"target_loss", target_loss}};
 }
 
@@ -113,6 +122,7 @@ double metric_value(const RunResult& r, Metric m) {
     case Metric::test_loss:
       return r.test_loss;
     case Metric::train_accuracy:
+      if (std::isfinite(r.final_train_accuracy)) return r.final_train_accuracy;
       return r.epochs.empty() ? nan : r.epochs.back().train_accuracy;
     case Metric::train_loss:
       return r.epochs.empty() ? nan : r.epochs.back().train_loss;
@@ -169,6 +179,8 @@ nlohmann::json RunResult::to_json() const {
           {"seed", seed},
           {"test_loss", number_or_null(test_loss)},
           {"test_accuracy", number_or_null(test_accuracy)},
+          {"final_train_loss", number_or_null(final_train_loss)},
+          {"final_train_accuracy", number_or_null(final_train_accuracy)},
           {"train_seconds", train_seconds},
           {"best_epoch", best_epoch},
           {"stopped_early", stopped_early},
@@ -189,6 +201,8 @@ RunResult RunResult::from_json(const nlohmann::json& j) {
   r.seed = j.at("seed").get<uint64_t>();
   r.test_loss = number_from(j.at("test_loss"));
   r.test_accuracy = number_from(j.at("test_accuracy"));
+  r.final_train_loss = number_from(j.at("final_train_loss"));
+  r.final_train_accuracy = number_from(j.at("final_train_accuracy"));
   r.train_seconds = j.at("train_seconds").get<double>();
   r.best_epoch = j.at("best_epoch").get<int>();
   r.stopped_early = j.at("stopped_early").get<bool>();

@@ -61,7 +61,7 @@ struct PlannedRun {
 enum class Metric {
   test_accuracy,     // after training (best weights restored under early stopping)
   test_loss,         //
-  train_accuracy,    // last epoch's, measured during the epoch
+  train_accuracy,    // the training split evaluated after training
   train_loss,        // last epoch's mean training loss
   val_accuracy,      // at the epoch whose weights were kept
   train_minutes,     // wall time of the training epochs
@@ -118,8 +118,8 @@ struct StudyPlan {
   std::vector<uint64_t> seeds;
   std::vector<PlannedRun> runs;  // unique configurations, in training order
   std::vector<Table> tables;
-  std::string data_note;    // shown at the top of the report (e.g. a data-set fallback)
-  std::string budget_note;  // what --quick leaves out, or the full budget
+  std::string data_note;           // shown at the top of the report (e.g. a data-set fallback)
+  std::string budget_note;         // what --quick leaves out, or the full budget
   bool record_iterations = false;  // keep the loss of every training batch
 
   // Adds a run unless one with the same configuration exists; returns the id to use.
@@ -143,11 +143,14 @@ struct RunResult {
   uint64_t seed = 0;
   std::vector<EpochRow> epochs;
   double test_loss = 0, test_accuracy = 0;  // final, after restoring the best weights
+  // The whole training split evaluated with the final weights (NaN when not measured).
+  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
+  double final_train_accuracy = std::numeric_limits<double>::quiet_NaN();
   double train_seconds = 0;
   int best_epoch = 0;
   bool stopped_early = false, reached_target = false;
-  int64_t iteration_window = 0;         // batches averaged per entry of iteration_loss
-  std::vector<double> iteration_loss;   // mean loss of each window of batches
+  int64_t iteration_window = 0;                      // batches averaged per entry of iteration_loss
+  std::vector<double> iteration_loss;                // mean loss of each window of batches
   nlohmann::json extras = nlohmann::json::object();  // study-specific (probabilities, grids)
 
   nlohmann::json to_json() const;
@@ -165,26 +168,26 @@ std::vector<const RunResult*> runs_of(const Results& results, const std::string&
 
 // A figure: a gnuplot multiplot of panels, written as NAME.svg and NAME.png.
 struct Series {
-  std::string file;   // data file relative to the figures directory
-  std::string using_; // gnuplot "using" clause, e.g. "1:2" or "1:2:3"
-  std::string style;  // e.g. "lines lw 2", "yerrorlines", "boxes"
-  std::string title;  // legend entry (empty: notitle)
-  std::string extra;  // anything after the title, e.g. "lc rgb '#1f77b4'"
+  std::string file;    // data file relative to the figures directory
+  std::string using_;  // gnuplot "using" clause, e.g. "1:2" or "1:2:3"
+  std::string style;   // e.g. "lines lw 2", "yerrorlines", "boxes"
+  std::string title;   // legend entry (empty: notitle)
+  std::string extra;   // anything after the title, e.g. "lc rgb '#1f77b4'"
 };
 struct Panel {
   std::string title, xlabel, ylabel;
   bool logx = false, logy = false;
-  std::string xrange, yrange;  // e.g. "[0:1]"; empty = automatic
+  std::string xrange, yrange;         // e.g. "[0:1]"; empty = automatic
   std::vector<std::string> settings;  // raw gnuplot "set ..." lines for this panel
   std::vector<Series> series;
   std::string raw_plot;  // when set, used verbatim instead of series (e.g. "plot ... matrix")
 };
 struct Figure {
-  std::string name;     // file stem
-  std::string caption;  // shown under it in report.md
+  std::string name;               // file stem
+  std::string caption;            // shown under it in report.md
   int width = 900, height = 560;  // pixels
-  int columns = 1;      // panels per row
-  std::string title;    // over all panels
+  int columns = 1;                // panels per row
+  std::string title;              // over all panels
   std::vector<Panel> panels;
 };
 
@@ -197,8 +200,8 @@ struct DataFile {
 
 // What a study adds to its report once the runs are done.
 struct StudyReport {
-  std::vector<std::string> notes;        // markdown paragraphs or bullets
-  std::vector<std::string> sections;     // extra markdown sections (e.g. the gradient table)
+  std::vector<std::string> notes;     // markdown paragraphs or bullets
+  std::vector<std::string> sections;  // extra markdown sections (e.g. the gradient table)
   std::vector<Figure> figures;
   std::vector<DataFile> data;
   nlohmann::json summary = nlohmann::json::object();  // extra entries for summary.json
@@ -208,7 +211,7 @@ struct Study {
   std::string name;
   std::string report;  // e.g. "000"
   std::string title;
-  std::string description;  // one paragraph for --list
+  std::string description;                // one paragraph for --list
   std::string quick_budget, full_budget;  // for --list
   std::function<StudyPlan(const StudyOptions&)> plan;
   // Optional: called after each run with the trained model and its data; returns
@@ -216,7 +219,8 @@ struct Study {
   std::function<nlohmann::json(nn::Module&, const nn::DataSplits&, const RunConfig&)> probe;
   // Optional: computed once per invocation from the plan (e.g. report 003's
   // numerical gradient table), as a markdown section and a summary entry.
-  std::function<std::pair<std::string, nlohmann::json>(const StudyPlan&, const std::string& data_dir)>
+  std::function<std::pair<std::string, nlohmann::json>(const StudyPlan&,
+                                                       const std::string& data_dir)>
       extra_section;
   // Notes, figures and their data from the finished runs.
   std::function<StudyReport(const StudyPlan&, const Results&)> report_parts;

@@ -4,6 +4,7 @@
 #include "tapegrad/autograd/dtype.hpp"
 #include "tapegrad/autograd/error.hpp"
 #include "tapegrad/autograd/grad_mode.hpp"
+#include "tapegrad/autograd/gradcheck.hpp"
 #include "tapegrad/autograd/op_list.hpp"
 #include "tapegrad/autograd/ops.hpp"
 #include "tapegrad/autograd/random.hpp"

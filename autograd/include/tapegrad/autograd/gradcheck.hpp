@@ -2,12 +2,13 @@
 // (autograd's, or a hand-derived one you supply) with finite differences, and
 // reports where and why they disagree.
 //
-//   Tensor w = random_input({3, 4}, gen).requires_grad_();
-//   Tensor x = random_input({5, 4}, gen);                       // not checked: no requires_grad
-//   GradcheckReport r = gradcheck(
-//       [](const std::vector<Tensor>& in) { return std::vector<Tensor>{sum(tanh(matmul(in[1], in[0], false, true)))}; },
-//       {{"w", w}, {"x", x}});
-//   fmt::print("{}", r.to_table());                              // r.passed, r.to_json()
+//   Tensor w = random_input({3, 4}, gen).requires_grad_();   // checked: requires grad
+//   Tensor x = random_input({5, 4}, gen);                    // a constant
+//   CheckedFunction f = [](const std::vector<Tensor>& in) {
+//     return std::vector<Tensor>{sum(tanh(matmul(in[1], in[0], false, true)))};
+//   };
+//   GradcheckReport r = gradcheck(f, {{"w", w}, {"x", x}});
+//   fmt::print("{}", r.to_table());                          // r.passed, r.to_json()
 //
 // The function maps tensors to tensors. Inputs that require grad are checked;
 // the others are constants. The numerical reference is always computed in f64:
@@ -112,11 +113,11 @@ struct GradcheckEntry {
   // "gradient" (one Jacobian entry), "direction" (v^T J u), "hvp" (one entry of a
   // Hessian-vector product) or "jvp" (one entry of J v through the recorded backward).
   std::string kind;
-  std::string input;              // checked input (empty for jvp)
-  std::vector<int64_t> index;     // multi-index into the input (empty for a direction)
-  std::string output;             // output (empty for hvp)
+  std::string input;                  // checked input (empty for jvp)
+  std::vector<int64_t> index;         // multi-index into the input (empty for a direction)
+  std::string output;                 // output (empty for hvp)
   std::vector<int64_t> output_index;  // multi-index into the output, when it has several entries
-  double input_value = 0;         // x at the entry (gradient kind)
+  double input_value = 0;             // x at the entry (gradient kind)
   double analytic = 0, numeric = 0, abs_error = 0, rel_error = 0;
   double step = 0;
   bool kink = false;
@@ -130,6 +131,9 @@ struct GradcheckSummary {
   DType dtype = DType::f64;  // the input's own dtype
   int64_t checked = 0, failing = 0, kinks = 0;
   double max_rel_error = 0, mean_rel_error = 0, max_abs_error = 0;
+  // Its worst entry (failing first, then kinks, then by error over tolerance);
+  // kind is empty when nothing was checked.
+  GradcheckEntry worst;
   bool passed() const { return failing == 0; }
 };
 
