@@ -145,7 +145,7 @@ void broadcast_image(int64_t index, const Shape& si, const Shape& so, Each each)
     const int64_t extent_in = di >= 0 ? si[di] : 1;
     if (extent_in == 1 && so[d] != 1) {
       free_axes[static_cast<size_t>(n_free++)] = d;
-    } else {
+    } else if (di >= 0) {  // a leading axis the input lacks has coordinate 0
       const int64_t coord = (index / in_strides[static_cast<size_t>(di)]) % extent_in;
       base += coord * out_strides[static_cast<size_t>(d)];
     }

@@ -854,3 +854,18 @@ TEST_CASE("gradcheck: every op in all_ops() passes, first and second order, by r
 }
 
 }  // namespace
+
+TEST_CASE("gradcheck replays a broadcast over a leading axis the operand lacks (batch of one)") {
+  // A bias [3] added to a [1, 3] product: the replay maps the bias's entries onto an
+  // output whose leading axis has size 1. This used to divide by zero.
+  Generator gen(5);
+  const Tensor x = uniform({1, 4}, -1, 1, gen, DType::f64);
+  Tensor w = uniform({3, 4}, -1, 1, gen, DType::f64).requires_grad_();
+  Tensor b = uniform({3}, -1, 1, gen, DType::f64).requires_grad_();
+  auto f = [&](const std::vector<Tensor>& in) {
+    return std::vector<Tensor>{sum(tanh(add(matmul(x, in[0], false, true), in[1])))};
+  };
+  const GradcheckReport r = gradcheck(f, {{"w", w}, {"b", b}});
+  CHECK(r.evaluation == "replay");
+  CHECK(r.passed);
+}
