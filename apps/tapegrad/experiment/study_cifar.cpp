@@ -257,10 +257,6 @@ std::pair<std::string, nlohmann::json> gradient_section(const StudyPlan& plan,
   for (const auto& [name, t] : model->named_parameters()) inputs.push_back({name, t});
   GradcheckOptions options;
   options.max_entries = 200;
-  // Evaluate the function for each perturbation rather than replaying its recorded
-  // ops: the replay divided by zero (SIGFPE in Replay::apply_pointwise) on this
-  // one-example MLP when this study was written.
-  options.replay = false;
   nn::Module& m = *model;
   const GradcheckReport report = gradcheck(
       [&](const std::vector<Tensor>&) {
