@@ -293,7 +293,8 @@ Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DT
   Tensor t = Tensor::empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data<T>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
+    for (int64_t i = 0, n = t.numel(); i < n; ++i)
+      p[i] = static_cast<T>(mean + stddev * gen.normal());
   });
   return t;
 }

@@ -7,20 +7,27 @@
 #include <span>
 #include <string_view>
 
-#define TAPEGRAD_OPS(X)                                                                            \
-  /* elementwise, with NumPy broadcasting */                                                       \
-  X(add)                                                                                           \
-  X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(where) /* elementwise with a scalar */       \
-      X(add_scalar) X(mul_scalar) X(pow_scalar)              /* unary */                           \
-      X(neg) X(exp) X(log) X(sqrt) X(abs) X(square) X(reciprocal) X(clamp) X(sigmoid) X(tanh)      \
-          X(relu) X(leaky_relu) X(                                                                 \
-              softplus) /* derivative kernels used by backward rules, themselves differentiable */ \
-      X(sigmoid_backward) X(tanh_backward) /* reductions */                                        \
-      X(sum) X(mean) X(max) X(logsumexp)   /* linear algebra */                                    \
-      X(matmul) X(permute)                 /* shape */                                             \
-      X(reshape) X(broadcast_to) X(narrow) X(narrow_backward) X(index_select)                      \
-          X(index_select_backward) X(concat) X(cast) /* softmax family */                          \
-      X(softmax) X(log_softmax) X(cross_entropy)
+// clang-format off
+#define TAPEGRAD_OPS(X)                                                                  \
+  /* elementwise, with NumPy broadcasting */                                            \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(where)                     \
+  /* elementwise with a scalar */                                                       \
+  X(add_scalar) X(mul_scalar) X(pow_scalar)                                             \
+  /* unary */                                                                           \
+  X(neg) X(exp) X(log) X(sqrt) X(abs) X(square) X(reciprocal) X(clamp) X(sigmoid)       \
+  X(tanh) X(relu) X(leaky_relu) X(softplus)                                             \
+  /* derivative kernels used by backward rules, themselves differentiable */            \
+  X(sigmoid_backward) X(tanh_backward)                                                  \
+  /* reductions */                                                                      \
+  X(sum) X(mean) X(max) X(logsumexp)                                                    \
+  /* linear algebra */                                                                  \
+  X(matmul) X(permute)                                                                  \
+  /* shape */                                                                           \
+  X(reshape) X(broadcast_to) X(narrow) X(narrow_backward) X(index_select)               \
+  X(index_select_backward) X(concat) X(cast)                                            \
+  /* softmax family */                                                                  \
+  X(softmax) X(log_softmax) X(cross_entropy)
+// clang-format on
 
 namespace tapegrad {
 
