@@ -26,7 +26,7 @@ struct ExperimentCommand {
   bool list = false, quick = false, full = false;
   int seeds = 0;
   std::string out;
-  int threads = 0;
+  int threads = 1;  // as tapegrad train: these GEMMs are small
   std::string data_dir;
   int max_epochs = 0;
 };
@@ -185,7 +185,8 @@ void add_experiment_command(CLI::App& app) {
       ->check(positive());
   cmd->add_option("--out", c->out, "Output directory (default: runs/NAME)");
   cmd->add_option("--threads", c->threads, "OpenBLAS threads (0: OpenBLAS's default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--data-dir", c->data_dir,
                   "Directory of data sets (default: $TAPEGRAD_DATA_DIR or <source>/data); for "
                   "cifar10-regularization, where cifar-10-batches-bin is");
