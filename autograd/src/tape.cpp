@@ -3,6 +3,7 @@
 #include "tape.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "tapegrad/autograd/ops.hpp"
 
@@ -54,6 +55,16 @@ Node* Tape::record_node(OpKind op, std::span<const Tensor* const> inputs, Tensor
   bool any = false;
   for (const Tensor* t : inputs) any = any || (t->defined() && t->requires_grad());
   if (!any) return nullptr;
+  // A graph kept alive across iterations (say a loss tensor held until the next
+  // one replaces it) strands the dead nodes of the iteration before below it, and
+  // the tape would grow by a graph per iteration. Compacting once the dead
+  // outnumber the live keeps it at the size of the live graphs, in amortised O(1).
+  // Here, before a node is added, no Node pointer handed out is still in use.
+  constexpr size_t kMinDeadToCompact = 64;
+  if (dead_nodes_ >= kMinDeadToCompact && 2 * dead_nodes_ > nodes_.size() && backward_depth_ == 0 &&
+      alias_owners_ == 0 && op_observer() == nullptr) {
+    compact();
+  }
 
   // Leaf nodes first, so that this op's edges stay contiguous.
   std::array<int32_t, 3> small_sources{};
@@ -89,6 +100,7 @@ Node* Tape::record_node(OpKind op, std::span<const Tensor* const> inputs, Tensor
   ++recorded_;
 
   TensorImpl* o = out.impl();
+  n.output = o;
   o->requires_grad = true;
   o->owns_node = true;
   o->node = static_cast<int32_t>(nodes_.size() - 1);
@@ -110,6 +122,7 @@ void Tape::unref(int32_t index) {
     Node& n = nodes_[static_cast<size_t>(i)];
     if (--n.refs > 0) continue;
     n.dead = true;
+    ++dead_nodes_;
     for (uint32_t k = 0; k < n.n_edges; ++k) {
       const int32_t source = edges_[n.edge_begin + k].node;
       if (source >= 0) pending_unref_.push_back(source);
@@ -123,9 +136,51 @@ void Tape::unref(int32_t index) {
   if (backward_depth_ == 0) truncate_dead_tail();
 }
 
+void Tape::release_owner(int32_t index, const TensorImpl* impl) {
+  if (destroying_) return;
+  Node& n = nodes_[static_cast<size_t>(index)];
+  if (n.output == impl) {
+    n.output = nullptr;
+  } else {
+    --alias_owners_;
+  }
+  unref(index);
+}
+
 void Tape::truncate_dead_tail() {
-  while (!nodes_.empty() && nodes_.back().dead) nodes_.pop_back();
+  while (!nodes_.empty() && nodes_.back().dead) {
+    nodes_.pop_back();
+    --dead_nodes_;
+  }
   edges_.resize(nodes_.empty() ? 0 : nodes_.back().edge_begin + nodes_.back().n_edges);
+}
+
+void Tape::compact() {
+  renumbered_.assign(nodes_.size(), Edge::kNone);
+  size_t live = 0;
+  uint32_t live_edges = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (n.dead) continue;
+    const auto index = static_cast<int32_t>(live);
+    renumbered_[i] = index;
+    // Edges point to earlier nodes, which are live (an edge holds a reference)
+    // and already renumbered; they only ever move down.
+    for (uint32_t k = 0; k < n.n_edges; ++k) {
+      Edge& e = edges_[n.edge_begin + k];
+      if (e.node >= 0) e.node = renumbered_[static_cast<size_t>(e.node)];
+      if (live_edges + k != n.edge_begin + k) edges_[live_edges + k] = std::move(e);
+    }
+    n.edge_begin = live_edges;
+    live_edges += n.n_edges;
+    if (n.output) n.output->node = index;
+    if (n.op == OpKind::leaf && n.leaf.defined()) n.leaf.impl()->node = index;
+    if (live != i) nodes_[live] = std::move(n);
+    ++live;
+  }
+  nodes_.resize(live);
+  edges_.resize(live_edges);
+  dead_nodes_ = 0;
 }
 
 void save_input(Node* node, int slot, const Tensor& t) {
@@ -165,7 +220,7 @@ Tensor BackwardContext::saved(int slot) const {
   impl->owns_node = true;
   impl->node = index_;
   impl->tape = &tape;
-  tape.ref(index_);
+  tape.add_alias_owner(index_);
   return attached;
 }
 
@@ -267,16 +322,22 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
 
   // A pass that throws part way must not leave gradients on nodes that it had not
   // reached yet: a later pass through them would add them in.
+  // Gradients can only be pending on nodes in [lowest, hi]: the seeded roots and
+  // the nodes a rule has sent a gradient to. The loop and this cleanup visit only
+  // that range, so a pass costs the size of its graph, not of the whole tape.
   int32_t hi = -1;
+  int32_t lowest = std::numeric_limits<int32_t>::max();
   struct PendingGradGuard {
     Tape& tape;
+    const int32_t& lowest;
     const int32_t& hi;
     ~PendingGradGuard() {
-      for (int32_t i = 0; i <= hi && static_cast<size_t>(i) < tape.nodes_.size(); ++i) {
+      for (int32_t i = std::max(lowest, 0); i <= hi && static_cast<size_t>(i) < tape.nodes_.size();
+           ++i) {
         tape.nodes_[static_cast<size_t>(i)].grad = Tensor();
       }
     }
-  } pending_grads{*this, hi};
+  } pending_grads{*this, lowest, hi};
 
   std::vector<Tensor> results(inputs.size());
   auto add_result = [&](size_t k, const Tensor& g) {
@@ -289,6 +350,7 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
     Tensor seed = grad_outputs.empty() ? ones_like(o) : grad_outputs[k];
     if (o.impl()->owns_node) {
       hi = std::max(hi, o.impl()->node);
+      lowest = std::min(lowest, o.impl()->node);
       accumulate(o.impl()->node, std::move(seed), options.create_graph);
     } else if (accumulate_leaves) {
       accumulate_into_leaf(o.impl(), std::move(seed), options.create_graph);
@@ -320,7 +382,7 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
   }
 
   size_t visited = 0;
-  for (int32_t i = hi; i >= 0; --i) {
+  for (int32_t i = hi; i >= 0 && i >= lowest; --i) {
     if (i < lo) {
       // Below the lowest input nothing is needed; drop gradients that arrived there.
       nodes_[static_cast<size_t>(i)].grad = Tensor();
@@ -384,6 +446,7 @@ std::vector<Tensor> Tape::run_backward(std::span<const Tensor> outputs,
         fail("backward of '{}': gradient for input {} has dtype {} but the input has {}",
              op_name(op), k, gk.dtype(), e.dtype);
       }
+      lowest = std::min(lowest, e.node);
       accumulate(e.node, std::move(gk), options.create_graph);
     }
     grad_scratch_.clear();

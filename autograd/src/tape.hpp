@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <initializer_list>
 #include <span>
 #include <vector>
@@ -53,6 +54,9 @@ struct Node {
   Attrs attrs;
   Tensor grad;  // gradient of the output, accumulated during backward
   Tensor leaf;  // for leaf nodes: the variable whose .grad receives the gradient
+  // For op nodes: the output tensor's state, until that tensor dies (compaction
+  // renumbers it).
+  TensorImpl* output = nullptr;
 };
 
 class BackwardContext;
@@ -96,6 +100,14 @@ class Tape {
 
   // Drops one reference on a node; dead nodes release what they hold, iteratively.
   void unref(int32_t index);
+  // A tensor owning node `index` is dying: its output, or an alias of the output
+  // made by a recorded backward.
+  void release_owner(int32_t index, const TensorImpl* impl);
+  // A recorded backward made another tensor owning a node's output.
+  void add_alias_owner(int32_t index) {
+    ref(index);
+    ++alias_owners_;
+  }
   void ref(int32_t index) { ++nodes_[static_cast<size_t>(index)].refs; }
 
   // The engine (tape.cpp).
@@ -113,11 +125,17 @@ class Tape {
   Node* record_node(OpKind op, std::span<const Tensor* const> inputs, Tensor& out);
   int32_t leaf_node_for(TensorImpl* impl);
   void truncate_dead_tail();
+  // Moves the live nodes down over the dead ones (keeping their order) and
+  // renumbers every reference to them.
+  void compact();
   void accumulate(int32_t index, Tensor g, bool create_graph);
 
   std::vector<Node> nodes_;
   std::vector<Edge> edges_;
   std::vector<int32_t> pending_unref_;
+  std::vector<int32_t> renumbered_;   // compact()'s old-to-new index map
+  size_t dead_nodes_ = 0;             // dead nodes below a live one, awaiting compaction
+  int alias_owners_ = 0;              // live aliases from recorded backwards (no compaction)
   std::vector<Edge> edge_scratch_;    // copies of a node's edges while its rule runs
   std::vector<Tensor> grad_scratch_;  // input gradients produced by a rule
   bool draining_ = false;

@@ -14,11 +14,10 @@ namespace tapegrad {
 
 void TensorImpl::release() {
   if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  const bool owned = owns_node;
-  Tape* owner = tape;
-  const int32_t index = node;
+  // The node is told first, while this state still exists, so that it can tell
+  // its output from an alias; no handle to this state is left to reach it again.
+  if (owns_node && tape) tape->release_owner(node, this);
   delete this;
-  if (owned && owner) owner->unref(index);
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
