@@ -1,5 +1,7 @@
 // The storage pool: buffers are kept in power-of-two size classes and reused, so
-// that a training loop stops calling the system allocator after warm-up.
+// that a training loop stops calling the system allocator after warm-up. Large
+// buffers (data sets, their conversions) are allocated to size and returned to the
+// system when freed: caching them would keep hundreds of megabytes resident.
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -14,11 +16,17 @@ namespace {
 constexpr size_t kAlignment = 64;
 constexpr int kNumClasses = 48;
 
+constexpr size_t kLargeBlock = size_t{32} << 20;  // above this, no pooling
+constexpr size_t kPage = 4096;
+
 int size_class(size_t nbytes) {
   int c = 6;  // 64 bytes at least
   while ((size_t{1} << c) < nbytes) ++c;
   return c;
 }
+
+bool is_large(size_t nbytes) { return nbytes > kLargeBlock; }
+size_t large_capacity(size_t nbytes) { return (nbytes + kPage - 1) / kPage * kPage; }
 
 struct Pool {
   std::mutex mutex;
@@ -37,15 +45,16 @@ Pool& pool() {
 }  // namespace
 
 RefPtr<Storage> Storage::allocate(size_t nbytes) {
-  const int c = size_class(nbytes);
-  const size_t capacity = size_t{1} << c;
+  const bool large = is_large(nbytes);
+  const int c = large ? 0 : size_class(nbytes);
+  const size_t capacity = large ? large_capacity(nbytes) : size_t{1} << c;
   Pool& p = pool();
   void* block = nullptr;
   Storage* s = nullptr;
   {
     std::lock_guard<std::mutex> lock(p.mutex);
     auto& blocks = p.free_blocks[c];
-    if (!blocks.empty()) {
+    if (!large && !blocks.empty()) {
       block = blocks.back();
       blocks.pop_back();
       p.bytes_cached -= capacity;
@@ -58,7 +67,7 @@ RefPtr<Storage> Storage::allocate(size_t nbytes) {
     if (!block) ++p.system_allocs;
   }
   if (!block) {
-    block = std::aligned_alloc(kAlignment, capacity);
+    block = std::aligned_alloc(large ? kPage : kAlignment, capacity);
     if (!block) {
       fail("out of memory: could not allocate {} bytes for a tensor", capacity);
     }
@@ -73,8 +82,16 @@ RefPtr<Storage> Storage::allocate(size_t nbytes) {
 
 void Storage::release() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  const int c = size_class(nbytes_);
   Pool& p = pool();
+  if (is_large(nbytes_)) {
+    std::free(data_);
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.bytes_in_use -= large_capacity(nbytes_);
+    data_ = nullptr;
+    p.free_storages.push_back(this);
+    return;
+  }
+  const int c = size_class(nbytes_);
   std::lock_guard<std::mutex> lock(p.mutex);
   p.free_blocks[c].push_back(data_);
   p.bytes_in_use -= size_t{1} << c;

@@ -24,7 +24,11 @@ void require_features(const Dataset& ds, const char* op) {
 
 void scale(Dataset& ds, double factor) {
   require_features(ds, "scale");
-  Tensor out = Tensor::empty(ds.features.shape(), ds.features.dtype());
+  // Features that nothing else shares are scaled in place: a second copy of a data
+  // set would double the peak memory of loading it.
+  const bool sole_owner = ds.features.use_count() == 1 && !ds.features.requires_grad() &&
+                          ds.features.impl()->storage->use_count() == 1;
+  Tensor out = sole_owner ? ds.features : Tensor::empty(ds.features.shape(), ds.features.dtype());
   dispatch(out.dtype(), [&]<typename T>() {
     const T* x = ds.features.data<T>();
     T* y = out.data<T>();

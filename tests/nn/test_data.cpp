@@ -620,6 +620,14 @@ TEST_CASE("data: scale multiplies features and leaves copies alone") {
   CHECK(before.features.at({0, 1}) == 51.0);
 }
 
+TEST_CASE("data: scale works in place on features that nothing else shares") {
+  Dataset ds = dataset_of({0, 51, 255, 102}, 2, Shape{2});
+  const void* storage = ds.features.raw_data();
+  scale(ds, 2.0);
+  CHECK(ds.features.raw_data() == storage);  // no second copy of the data set
+  CHECK(ds.features.to_vector() == std::vector<double>{0, 102, 510, 204});
+}
+
 TEST_CASE("data: Standardizer fits on the training split and applies to another") {
   // Feature 0: 1, 3 (mean 2, std 1); feature 1: 10, 30 (mean 20, std 10); feature 2 constant 5.
   Dataset train = dataset_of({1, 10, 5, 3, 30, 5}, 2, Shape{3});

@@ -88,7 +88,8 @@ Dataset make_xor_easy(int64_t n, Generator& gen);
 // Functions that change features replace ds.features with a new tensor, so other Datasets
 // sharing the old tensor are left unchanged.
 
-// Multiplies every feature by `factor` (1/255 maps raw pixels to [0, 1]).
+// Multiplies every feature by `factor` (1/255 maps raw pixels to [0, 1]), in place
+// when no other handle shares the features (loading needs no second copy).
 void scale(Dataset& ds, double factor);
 
 // Per-feature z-score with statistics taken from one (training) split.
