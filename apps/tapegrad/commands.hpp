@@ -33,5 +33,7 @@ void add_train_command(CLI::App& app);
 void add_gradcheck_command(CLI::App& app);
 // Adds `tapegrad experiment`: reruns one of the five reports' studies.
 void add_experiment_command(CLI::App& app);
+// Adds `tapegrad bench`: times training steps against the GEMM roofline and libtorch.
+void add_bench_command(CLI::App& app);
 
 }  // namespace tapegrad::apps

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   tapegrad::apps::add_train_command(app);
   tapegrad::apps::add_gradcheck_command(app);
   tapegrad::apps::add_experiment_command(app);
+  tapegrad::apps::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

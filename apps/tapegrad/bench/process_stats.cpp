@@ -1,0 +1,23 @@
+#include "tapegrad/bench/process_stats.hpp"
+
+#include <fstream>
+#include <string>
+
+namespace tapegrad::apps::bench {
+
+namespace {
+// A "Key:   1234 kB" line of /proc/self/status, in bytes.
+int64_t proc_status_bytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+  }
+  return 0;
+}
+}  // namespace
+
+int64_t resident_bytes() { return proc_status_bytes("VmRSS"); }
+int64_t peak_resident_bytes() { return proc_status_bytes("VmHWM"); }
+
+}  // namespace tapegrad::apps::bench

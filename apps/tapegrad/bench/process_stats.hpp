@@ -1,0 +1,17 @@
+// What the benchmark reads about its own process: resident memory from
+// /proc/self/status and the number of heap allocations made through operator new
+// (counted by a replacement operator new linked into the tapegrad program only).
+#pragma once
+
+#include <cstdint>
+
+namespace tapegrad::apps::bench {
+
+// VmRSS and VmHWM (the peak) in bytes; 0 where /proc is unavailable.
+int64_t resident_bytes();
+int64_t peak_resident_bytes();
+
+// Calls of operator new (every form) since the program started.
+int64_t heap_allocation_count();
+
+}  // namespace tapegrad::apps::bench

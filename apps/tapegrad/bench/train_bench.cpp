@@ -1,0 +1,174 @@
+#include "tapegrad/bench/train_bench.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/bench/process_stats.hpp"
+#include "tapegrad/data_source.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/nn/optim.hpp"
+#include "tapegrad/nn/train.hpp"
+
+namespace tapegrad::apps::bench {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+constexpr int64_t kSyntheticSamples = 4096;
+constexpr int64_t kClasses = 10;
+}  // namespace
+
+BenchData load_bench_data(const std::string& source, const std::string& data_dir) {
+  BenchData data;
+  data.source = source;
+  if (source == "synthetic") {
+    Generator gen(1234);
+    data.features = uniform({kSyntheticSamples, 784}, 0.0, 1.0, gen);
+    data.labels.resize(kSyntheticSamples);
+    for (int64_t& y : data.labels) y = static_cast<int64_t>(gen.below(kClasses));
+    data.dataset_bytes = data.features.numel() * 4;
+    return data;
+  }
+  if (source != "mnist") fail("bench: --data must be mnist or synthetic, got '{}'", source);
+  DataRequest request;
+  request.spec = "mnist";
+  request.data_dir = data_dir;
+  request.normalize = "unit";
+  nn::DataSplits splits = load_data(request);
+  data.features = splits.train.features;
+  data.labels = std::move(splits.train.labels);
+  data.dataset_bytes = (splits.train.features.numel() + splits.test.features.numel()) * 4;
+  return data;
+}
+
+BenchInputs make_bench_inputs(const BenchConfig& config, const BenchData& data, uint64_t seed) {
+  const auto n = static_cast<int64_t>(data.labels.size());
+  if (n < config.batch) fail("bench: {} samples are fewer than one batch of {}", n, config.batch);
+  if (data.features.shape()[1] != config.sizes.front()) {
+    fail("bench: the data has {} features, the model {} inputs", data.features.shape()[1],
+         config.sizes.front());
+  }
+  BenchInputs inputs;
+  inputs.total_steps = config.warmup_steps + config.repeats * config.steps_per_repeat;
+  Generator gen(seed);
+  nn::BatchSampler sampler(n, config.batch, /*shuffle=*/true, gen);
+  inputs.order.reserve(static_cast<size_t>(inputs.total_steps * config.batch));
+  const int64_t full_batches = n / config.batch;
+  for (int64_t step = 0; step < inputs.total_steps; ++step) {
+    if (step % full_batches == 0) sampler.new_epoch();
+    const auto batch = sampler.batch(step % full_batches);
+    inputs.order.insert(inputs.order.end(), batch.begin(), batch.end());
+  }
+  auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
+  nn::init_module(*model, nn::InitSpec{}, gen);
+  for (const Tensor& p : model->parameters()) inputs.parameters.push_back(p.detach().clone());
+  return inputs;
+}
+
+StepTiming summarise_repeats(std::vector<double> repeat_step_seconds) {
+  if (repeat_step_seconds.empty()) fail("bench: no repeats to summarise");
+  StepTiming t;
+  t.repeat_step_seconds = repeat_step_seconds;
+  std::sort(repeat_step_seconds.begin(), repeat_step_seconds.end());
+  const size_t n = repeat_step_seconds.size();
+  t.median_step_seconds = n % 2
+                              ? repeat_step_seconds[n / 2]
+                              : 0.5 * (repeat_step_seconds[n / 2 - 1] + repeat_step_seconds[n / 2]);
+  t.min_step_seconds = repeat_step_seconds.front();
+  return t;
+}
+
+TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& data,
+                                   const BenchInputs& inputs) {
+  auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
+  const std::vector<Tensor> params = model->parameters();
+  {
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) Tensor(params[i]).copy_(inputs.parameters[i]);
+  }
+  nn::SGD optimizer(params, {.lr = config.lr, .momentum = config.momentum});
+  std::vector<int64_t> labels(static_cast<size_t>(config.batch));
+  Tensor loss;
+  int64_t step = 0;
+  auto train_steps = [&](int64_t count) {
+    for (int64_t s = 0; s < count; ++s, ++step) {
+      const std::span<const int64_t> idx(inputs.order.data() + step * config.batch,
+                                         static_cast<size_t>(config.batch));
+      for (size_t i = 0; i < idx.size(); ++i) labels[i] = data.labels[static_cast<size_t>(idx[i])];
+      const Tensor x = index_select(data.features, 0, idx);
+      loss = cross_entropy(model->forward(x), labels);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+    }
+  };
+  train_steps(config.warmup_steps);
+
+  TrainStepResult result;
+  const int64_t rss_before = resident_bytes();
+  const int64_t allocations_before = heap_allocation_count();
+  const uint64_t pool_before = memory_stats().system_allocs;
+  std::vector<double> repeats;
+  for (int r = 0; r < config.repeats; ++r) {
+    const auto start = Clock::now();
+    train_steps(config.steps_per_repeat);
+    repeats.push_back(seconds_since(start) / static_cast<double>(config.steps_per_repeat));
+  }
+  const int64_t allocations = heap_allocation_count() - allocations_before +
+                              static_cast<int64_t>(memory_stats().system_allocs - pool_before);
+  result.allocations_per_step = static_cast<double>(allocations) /
+                                static_cast<double>(config.repeats * config.steps_per_repeat);
+  result.rss_growth_bytes = resident_bytes() - rss_before;
+  result.timing = summarise_repeats(std::move(repeats));
+  result.last_loss = loss.item();
+  return result;
+}
+
+StepTiming run_gemm_only(const BenchConfig& config) {
+  struct Gemm {
+    CBLAS_TRANSPOSE ta, tb;
+    blasint m, n, k;
+    std::vector<float> a, b, c;
+  };
+  std::vector<Gemm> gemms;
+  const auto batch = static_cast<blasint>(config.batch);
+  auto add = [&](CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, blasint m, blasint n, blasint k) {
+    gemms.push_back({ta, tb, m, n, k, std::vector<float>(static_cast<size_t>(m) * k, 0.01f),
+                     std::vector<float>(static_cast<size_t>(k) * n, 0.02f),
+                     std::vector<float>(static_cast<size_t>(m) * n)});
+  };
+  for (size_t l = 0; l + 1 < config.sizes.size(); ++l) {
+    const auto in = static_cast<blasint>(config.sizes[l]);
+    const auto out = static_cast<blasint>(config.sizes[l + 1]);
+    add(CblasNoTrans, CblasTrans, batch, out, in);               // Y = X W^T
+    add(CblasTrans, CblasNoTrans, out, in, batch);               // dW = dY^T X
+    if (l > 0) add(CblasNoTrans, CblasNoTrans, batch, in, out);  // dX = dY W
+  }
+  auto run = [&](int64_t steps) {
+    for (int64_t s = 0; s < steps; ++s) {
+      for (Gemm& g : gemms) {
+        const blasint lda = g.ta == CblasTrans ? g.m : g.k;
+        const blasint ldb = g.tb == CblasTrans ? g.k : g.n;
+        cblas_sgemm(CblasRowMajor, g.ta, g.tb, g.m, g.n, g.k, 1.0f, g.a.data(), lda, g.b.data(),
+                    ldb, 0.0f, g.c.data(), g.n);
+      }
+    }
+  };
+  run(config.warmup_steps);
+  std::vector<double> repeats;
+  for (int r = 0; r < config.repeats; ++r) {
+    const auto start = Clock::now();
+    run(config.steps_per_repeat);
+    repeats.push_back(seconds_since(start) / static_cast<double>(config.steps_per_repeat));
+  }
+  return summarise_repeats(std::move(repeats));
+}
+
+}  // namespace tapegrad::apps::bench

@@ -1,0 +1,62 @@
+// Timed training steps of an MLP in tapegrad, the same steps' GEMMs alone in
+// OpenBLAS (the roofline), and the inputs both engines share: data, batch order
+// and initial weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd/tensor.hpp"
+#include "tapegrad/bench/configs.hpp"
+
+namespace tapegrad::apps::bench {
+
+// Features [N, D] f32 in [0, 1] and labels in [0, 10).
+struct BenchData {
+  std::string source;  // "mnist" (the training split) or "synthetic"
+  Tensor features;
+  std::vector<int64_t> labels;
+  int64_t dataset_bytes = 0;  // the training and test features as f32
+};
+
+// "mnist" loads the MNIST training split (x / 255) from `data_dir` (empty: the
+// default data directory); "synthetic" draws 4,096 uniform samples of width 784
+// (for machines without the data, and for tests).
+BenchData load_bench_data(const std::string& source, const std::string& data_dir);
+
+// What both engines start from: the batches of every step (warm-up included), one
+// shuffled pass after another with each epoch's last partial batch dropped, and
+// the initial parameters in the model's order (PyTorch's default Linear init).
+struct BenchInputs {
+  std::vector<int64_t> order;  // steps * batch sample indices
+  std::vector<Tensor> parameters;
+  int64_t total_steps = 0;
+};
+BenchInputs make_bench_inputs(const BenchConfig& config, const BenchData& data, uint64_t seed);
+
+// Medians over repeats; a repeat times config.steps_per_repeat steps.
+struct StepTiming {
+  std::vector<double> repeat_step_seconds;  // seconds per step in each repeat
+  double median_step_seconds = 0;
+  double min_step_seconds = 0;
+};
+StepTiming summarise_repeats(std::vector<double> repeat_step_seconds);
+
+struct TrainStepResult {
+  StepTiming timing;
+  double allocations_per_step = 0;  // operator new calls and pool system allocations
+  int64_t rss_growth_bytes = 0;     // VmRSS after the timed steps minus before
+  double last_loss = 0;             // the loss of the last step, to compare engines
+};
+
+// Trains config's MLP (SGD with momentum, cross-entropy) from `inputs`, after its
+// warm-up steps, and times config.repeats repeats.
+TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& data,
+                                   const BenchInputs& inputs);
+
+// The same step's GEMMs (shapes and transpose flags as the tape issues them) on
+// preallocated buffers through cblas_sgemm: the time no framework can beat.
+StepTiming run_gemm_only(const BenchConfig& config);
+
+}  // namespace tapegrad::apps::bench

@@ -1,0 +1,352 @@
+// `tapegrad bench`: times the training steps the performance targets are stated
+// for (bench/configs.cpp), against the GEMM-only roofline and, with
+// --vs-libtorch, against the libtorch baseline on the same inputs.
+#include <cblas.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "bench/configs.hpp"
+#include "bench/libtorch_baseline.hpp"
+#include "bench/process_stats.hpp"
+#include "bench/train_bench.hpp"
+#include "data_source.hpp"
+#include "gradcheck_run.hpp"
+#include "tapegrad/autograd.hpp"
+#include "tapegrad/commands.hpp"
+#include "tapegrad/nn/init.hpp"
+#include "tapegrad/nn/train.hpp"
+
+namespace tapegrad::apps {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace bench;
+
+struct BenchCommand {
+  std::string config = "all";
+  std::vector<int> threads{1};
+  std::string json_path;
+  bool vs_libtorch = false;
+  std::string data = "mnist";
+  std::string data_dir;
+  int repeats = 0;    // 0: the config's own
+  int64_t steps = 0;  // steps per repeat; 0: the config's own
+  int epochs = 0;     // memory config; 0: its own
+  uint64_t seed = 0;
+};
+
+double mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+json machine_description() {
+  return {{"cpu", cpu_model()},
+          {"online_cores", sysconf(_SC_NPROCESSORS_ONLN)},
+          {"openblas", openblas_get_config()},
+          {"tapegrad_version", TAPEGRAD_VERSION}};
+}
+
+BenchConfig with_overrides(BenchConfig config, const BenchCommand& c) {
+  if (c.repeats > 0) config.repeats = c.repeats;
+  if (c.steps > 0) {
+    config.steps_per_repeat = c.steps;
+    config.warmup_steps = std::min(config.warmup_steps, c.steps);
+  }
+  if (c.epochs > 0) config.epochs = c.epochs;
+  return config;
+}
+
+// The train-step configs: tapegrad, the GEMM-only time and optionally libtorch.
+json bench_train_step(const BenchConfig& config, const BenchData& data, int threads,
+                      const BenchCommand& c, const std::string& exchange_dir) {
+  const BenchInputs inputs = make_bench_inputs(config, data, c.seed);
+  const TrainStepResult ours = run_tapegrad_steps(config, data, inputs);
+  const StepTiming gemm = run_gemm_only(config);
+  const double flops = gemm_flops_per_step(config);
+  const double step = ours.timing.median_step_seconds;
+  json r = {{"config", config.name},
+            {"model", sizes_text(config)},
+            {"activation", nn::activation_name(config.hidden)},
+            {"batch", config.batch},
+            {"threads", threads},
+            {"data", data.source},
+            {"steps_per_repeat", config.steps_per_repeat},
+            {"repeats", config.repeats},
+            {"step_seconds", step},
+            {"repeat_step_seconds", ours.timing.repeat_step_seconds},
+            {"samples_per_second", static_cast<double>(config.batch) / step},
+            {"gemm_gflops_per_step", flops * 1e-9},
+            {"gflops", flops / step * 1e-9},
+            {"gemm_only_step_seconds", gemm.median_step_seconds},
+            {"gemm_only_gflops", flops / gemm.median_step_seconds * 1e-9},
+            {"step_over_gemm_only", step / gemm.median_step_seconds},
+            {"allocations_per_step", ours.allocations_per_step},
+            {"rss_growth_bytes", ours.rss_growth_bytes},
+            {"peak_rss_bytes", peak_resident_bytes()},
+            {"last_loss", ours.last_loss}};
+  if (c.vs_libtorch) {
+    const LibtorchResult torch =
+        run_libtorch_steps(libtorch_baseline_path(), config, data, inputs, threads, exchange_dir);
+    r["libtorch"] = {{"step_seconds", torch.timing.median_step_seconds},
+                     {"repeat_step_seconds", torch.timing.repeat_step_seconds},
+                     {"samples_per_second",
+                      static_cast<double>(config.batch) / torch.timing.median_step_seconds},
+                     {"peak_rss_bytes", torch.peak_rss_bytes},
+                     {"last_loss", torch.last_loss},
+                     {"version", torch.torch_version}};
+    r["speedup_vs_libtorch"] = torch.timing.median_step_seconds / step;
+  }
+  return r;
+}
+
+// `tapegrad train`'s loop (fit) on MNIST for a few epochs: RSS after each.
+json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads) {
+  nn::DataSplits splits;
+  if (c.data == "synthetic") {
+    const BenchData data = load_bench_data("synthetic", "");
+    splits.train = {"synthetic", data.features, data.labels, 10, Shape{784}};
+    splits.test = splits.train;
+  } else {
+    DataRequest request;
+    request.spec = c.data;
+    request.data_dir = c.data_dir;
+    request.normalize = "unit";
+    splits = load_data(request);
+  }
+  const int64_t dataset_bytes = (splits.train.features.numel() + splits.test.features.numel()) * 4;
+  Generator gen(c.seed);
+  auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
+  nn::init_module(*model, nn::InitSpec{}, gen);
+  nn::SGD optimizer(model->parameters(), {.lr = config.lr, .momentum = config.momentum});
+  nn::TrainOptions options;
+  options.epochs = config.epochs;
+  options.batch_size = config.batch;
+  std::vector<int64_t> epoch_rss;
+  std::vector<double> epoch_seconds;
+  nn::TrainCallbacks callbacks;
+  callbacks.on_epoch = [&](const nn::EpochReport& e) {
+    epoch_rss.push_back(resident_bytes());
+    epoch_seconds.push_back(e.seconds);
+  };
+  const int64_t rss_before_training = resident_bytes();
+  const nn::TrainResult result = nn::fit(*model, optimizer, nullptr, splits,
+                                         nn::LossKind::cross_entropy, options, gen, callbacks);
+  const int64_t limit = dataset_bytes + 50 * 1024 * 1024;
+  return {{"config", config.name},
+          {"model", sizes_text(config)},
+          {"threads", threads},
+          {"data", c.data},
+          {"epochs", config.epochs},
+          {"dataset_f32_bytes", dataset_bytes},
+          {"rss_before_training_bytes", rss_before_training},
+          {"rss_after_each_epoch_bytes", epoch_rss},
+          {"epoch_seconds", epoch_seconds},
+          {"peak_rss_bytes", peak_resident_bytes()},
+          {"peak_rss_limit_bytes", limit},
+          {"test_accuracy", result.final_test.accuracy}};
+}
+
+json bench_gradcheck(const BenchConfig& config, const BenchCommand& c, int threads) {
+  GradcheckCommand check;
+  check.model = sizes_text(config);
+  check.act = nn::activation_name(config.hidden);
+  check.batch = config.batch;
+  check.seed = c.seed;
+  std::vector<double> seconds;
+  int status = 0;
+  for (int r = 0; r < config.repeats; ++r) {
+    std::ostringstream sink;
+    const auto start = std::chrono::steady_clock::now();
+    status = run_gradcheck(check, sink);
+    seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  const StepTiming t = summarise_repeats(seconds);
+  return {{"config", config.name},
+          {"model", check.model},
+          {"threads", threads},
+          {"batch", config.batch},
+          {"mode", "full"},
+          {"seconds", t.median_step_seconds},
+          {"repeat_seconds", seconds},
+          {"passed", status == 0},
+          {"peak_rss_bytes", peak_resident_bytes()}};
+}
+
+void print_train_step(const json& r) {
+  fmt::print(
+      "{:<16} {:>2} thr  tapegrad  {:>9.1f} us/step {:>10.0f} samples/s {:>6.1f} GFLOP/s"
+      "  | GEMM-only {:>9.1f} us ({:.2f}x of step time is GEMM: step/GEMM = {:.2f})"
+      "  | {:.2f} allocs/step, RSS +{:.1f} MiB while timed\n",
+      r["config"].get<std::string>(), r["threads"].get<int>(),
+      r["step_seconds"].get<double>() * 1e6, r["samples_per_second"].get<double>(),
+      r["gflops"].get<double>(), r["gemm_only_step_seconds"].get<double>() * 1e6,
+      1.0 / r["step_over_gemm_only"].get<double>(), r["step_over_gemm_only"].get<double>(),
+      r["allocations_per_step"].get<double>(), mib(r["rss_growth_bytes"].get<int64_t>()));
+  if (r.contains("libtorch")) {
+    const json& t = r["libtorch"];
+    fmt::print(
+        "{:<16} {:>2} thr  libtorch  {:>9.1f} us/step {:>10.0f} samples/s"
+        "  | tapegrad is {:.2f}x libtorch; last loss {:.6f} vs {:.6f}\n",
+        "", r["threads"].get<int>(), t["step_seconds"].get<double>() * 1e6,
+        t["samples_per_second"].get<double>(), r["speedup_vs_libtorch"].get<double>(),
+        r["last_loss"].get<double>(), t["last_loss"].get<double>());
+  }
+}
+
+void print_memory(const json& r) {
+  std::vector<std::string> per_epoch;
+  for (int64_t b : r["rss_after_each_epoch_bytes"])
+    per_epoch.push_back(fmt::format("{:.1f}", mib(b)));
+  fmt::print(
+      "{:<16} {:>2} thr  peak RSS {:.1f} MiB (limit: data {:.1f} MiB + 50 = {:.1f} MiB);"
+      " RSS after each epoch [{}] MiB; test accuracy {:.2f}%\n",
+      r["config"].get<std::string>(), r["threads"].get<int>(),
+      mib(r["peak_rss_bytes"].get<int64_t>()), mib(r["dataset_f32_bytes"].get<int64_t>()),
+      mib(r["peak_rss_limit_bytes"].get<int64_t>()), fmt::join(per_epoch, ", "),
+      100.0 * r["test_accuracy"].get<double>());
+}
+
+void print_gradcheck(const json& r) {
+  fmt::print("{:<16} {:>2} thr  full-mode check of {} (batch {}): {:.2f} s median, {}\n",
+             r["config"].get<std::string>(), r["threads"].get<int>(), r["model"].get<std::string>(),
+             r["batch"].get<int64_t>(), r["seconds"].get<double>(),
+             r["passed"].get<bool>() ? "passed" : "FAILED");
+}
+
+// Speedup of the most threads over one thread, per train-step config.
+void print_thread_speedups(const json& results, const std::vector<int>& threads) {
+  if (threads.size() < 2) return;
+  const int low = threads.front(), high = threads.back();
+  for (const json& a : results) {
+    if (!a.contains("samples_per_second") || a["threads"] != low) continue;
+    for (const json& b : results) {
+      if (b["config"] == a["config"] && b["threads"] == high) {
+        fmt::print("{:<16} {} threads vs {}: {:.2f}x samples/s\n", a["config"].get<std::string>(),
+                   high, low,
+                   b["samples_per_second"].get<double>() / a["samples_per_second"].get<double>());
+      }
+    }
+  }
+}
+
+void run_bench(const BenchCommand& c) {
+  std::vector<BenchConfig> configs;
+  if (c.config == "all") {
+    for (const BenchConfig& b : bench_configs()) configs.push_back(with_overrides(b, c));
+  } else {
+    configs.push_back(with_overrides(find_bench_config(c.config), c));
+  }
+  std::string program;
+  if (c.vs_libtorch) program = libtorch_baseline_path();  // fail before any work
+  if (!c.json_path.empty()) {
+    std::ofstream probe(c.json_path, std::ios::app);
+    if (!probe) throw UsageError(fmt::format("--json: cannot write {}", c.json_path));
+  }
+  json machine = machine_description();
+  fmt::print("tapegrad bench on {} ({} cores online), {}\n", machine["cpu"].get<std::string>(),
+             machine["online_cores"].get<long>(), machine["openblas"].get<std::string>());
+
+  BenchData data;
+  bool needs_step_data = false;
+  for (const BenchConfig& b : configs) needs_step_data |= b.kind == BenchKind::train_step;
+  if (needs_step_data) data = load_bench_data(c.data, c.data_dir);
+
+  fs::path exchange;
+  if (c.vs_libtorch) {
+    exchange = fs::temp_directory_path() / fmt::format("tapegrad-bench-{}", getpid());
+    fs::create_directories(exchange);
+  }
+  json results = json::array();
+  try {
+    for (int threads : c.threads) {
+      set_num_threads(threads);
+      for (const BenchConfig& b : configs) {
+        json r;
+        switch (b.kind) {
+          case BenchKind::train_step:
+            r = bench_train_step(b, data, threads, c, exchange.string());
+            print_train_step(r);
+            break;
+          case BenchKind::memory:
+            r = bench_memory(b, c, threads);
+            print_memory(r);
+            break;
+          case BenchKind::gradcheck:
+            r = bench_gradcheck(b, c, threads);
+            print_gradcheck(r);
+            break;
+        }
+        std::fflush(stdout);
+        results.push_back(r);
+      }
+    }
+  } catch (...) {
+    if (!exchange.empty()) fs::remove_all(exchange);
+    throw;
+  }
+  if (!exchange.empty()) fs::remove_all(exchange);
+  print_thread_speedups(results, c.threads);
+  if (!c.json_path.empty()) {
+    std::ofstream out(c.json_path, std::ios::trunc);
+    out << json{{"machine", machine}, {"results", results}}.dump(2) << "\n";
+    if (!out) fail("bench: cannot write {}", c.json_path);
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto c = std::make_shared<BenchCommand>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Time training steps (and the GEMM-only roofline, and libtorch) on this machine");
+  std::vector<std::string> names{"all"};
+  for (const BenchConfig& b : bench_configs()) names.push_back(b.name);
+  cmd->add_option("--config", c->config,
+                  "One configuration or all: " + fmt::format("{}", fmt::join(names, ", ")))
+      ->check(parsed_by(
+          [](const std::string& v) {
+            if (v != "all") find_bench_config(v);
+          },
+          "NAME"))
+      ->capture_default_str();
+  cmd->add_option("--threads", c->threads,
+                  "Thread counts to run each configuration with, e.g. 1,2 (each a run of its own)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber.description("POSITIVE"))
+      ->capture_default_str();
+  cmd->add_option("--json", c->json_path, "Also write every figure as JSON to this file");
+  cmd->add_flag(
+      "--vs-libtorch", c->vs_libtorch,
+      "Run the libtorch baseline on the same inputs (needs -DTAPEGRAD_BENCH_LIBTORCH=ON)");
+  cmd->add_option("--data", c->data, "mnist, or synthetic (uniform random inputs, 4,096 samples)")
+      ->check(CLI::IsMember({"mnist", "synthetic"}))
+      ->capture_default_str();
+  cmd->add_option("--data-dir", c->data_dir,
+                  "Directory of fetched data sets (default: $TAPEGRAD_DATA_DIR or <source>/data)");
+  cmd->add_option("--repeats", c->repeats, "Timed repeats per configuration (median reported)")
+      ->check(positive());
+  cmd->add_option("--steps", c->steps, "Training steps per repeat (default: the config's own)")
+      ->check(positive());
+  cmd->add_option("--epochs", c->epochs, "Epochs of the memory configuration")->check(positive());
+  cmd->add_option("--seed", c->seed, "Seed of the initial weights and batch order")
+      ->capture_default_str();
+  cmd->callback([c] { run_bench(*c); });
+}
+
+}  // namespace tapegrad::apps
