@@ -58,6 +58,18 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T
   const auto lda = static_cast<blasint>(ta ? m : k);
   const auto ldb = static_cast<blasint>(tb ? k : n);
   const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
+  if (m == 1) {
+    // One row (per-sample training): c = op(B)^T a as a matrix-vector product,
+    // which OpenBLAS runs without GEMM's packing. a is contiguous either way.
+    const auto trans = tb ? CblasNoTrans : CblasTrans;
+    const auto rows = tb ? N : K, cols = tb ? K : N;
+    if constexpr (std::is_same_v<T, float>) {
+      cblas_sgemv(CblasRowMajor, trans, rows, cols, 1.0f, b, ldb, a, 1, 0.0f, c, 1);
+    } else {
+      cblas_dgemv(CblasRowMajor, trans, rows, cols, 1.0, b, ldb, a, 1, 0.0, c, 1);
+    }
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, trans_a, trans_b, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c,
                 static_cast<blasint>(n));

@@ -273,6 +273,10 @@ Table build_table() {
              {any(a3), any(b2)});
     add_case("matmul", fmt::format("3-D {} @ 2-D {}, {}", a31, b2, flag_label), fn,
              {any(a31), any(b2)});
+    // One row (per-sample training) takes OpenBLAS's matrix-vector path.
+    const Shape a1 = ta ? Shape{k, 1} : Shape{1, k};
+    add_case("matmul", fmt::format("one row {} @ {}, {}", a1, b2, flag_label), fn,
+             {any(a1), any(b2)});
   }
   add_case("matmul", "a @ a^T (one input used twice)",
            [](const Inputs& x) { return matmul(x[0], x[0], false, true); }, {any(Shape{3, 2})});

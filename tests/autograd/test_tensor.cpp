@@ -511,3 +511,18 @@ TEST_CASE("errors: axes and dtype names") {
   }
   CHECK_THROWS_AS(parse_dtype(""), Error);
 }
+
+TEST_CASE("matmul of one row equals the sum of products, for every transpose flag") {
+  // [1, 3] @ [3, 2]: [1 2 3] times columns [1 3 5] and [2 4 6] gives 22 and 28.
+  for (const DType dtype : {DType::f32, DType::f64}) {
+    const Tensor row = from_data({1, 2, 3}, Shape{1, 3}, dtype);
+    const Tensor b = from_data({1, 2, 3, 4, 5, 6}, Shape{3, 2}, dtype);
+    const Tensor b_t = from_data({1, 3, 5, 2, 4, 6}, Shape{2, 3}, dtype);
+    const Tensor column = from_data({1, 2, 3}, Shape{3, 1}, dtype);
+    const std::vector<double> expected{22, 28};
+    CHECK(matmul(row, b).to_vector() == expected);
+    CHECK(matmul(row, b_t, false, true).to_vector() == expected);
+    CHECK(matmul(column, b, true, false).to_vector() == expected);
+    CHECK(matmul(column, b_t, true, true).to_vector() == expected);
+  }
+}
