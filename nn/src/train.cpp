@@ -150,10 +150,11 @@ TrainResult fit(Module& model, Optimizer& optimizer, LRScheduler* scheduler, con
     sampler.new_epoch();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
+    std::vector<int64_t> y;  // reused: a step allocates nothing once warm
     for (int64_t b = 0; b < sampler.num_batches(); ++b) {
       const std::span<const int64_t> idx = sampler.batch(b);
       const Tensor x = index_select(train.features, 0, idx);
-      std::vector<int64_t> y(idx.size());
+      y.resize(idx.size());
       for (size_t i = 0; i < idx.size(); ++i) y[i] = train.labels[static_cast<size_t>(idx[i])];
       const Tensor out = model.forward(x);
       Tensor objective = compute_loss(loss, out, y);
