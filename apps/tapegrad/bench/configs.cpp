@@ -8,61 +8,43 @@
 namespace tapegrad::apps::bench {
 
 const std::vector<BenchConfig>& bench_configs() {
-  static const std::vector<BenchConfig> configs = [] {
-    std::vector<BenchConfig> c;
-    BenchConfig small;
-    small.sizes = {784, 128, 10};
-    small.hidden = nn::Activation::sigmoid;
-
-    BenchConfig b64 = small;
-    b64.name = "mlp-small-b64";
-    b64.description = "784-128-10 sigmoid, batch 64, SGD momentum 0.9 (overhead and small GEMMs)";
-    b64.batch = 64;
-    b64.steps_per_repeat = 200;
-    b64.warmup_steps = 50;
-    c.push_back(b64);
-
-    BenchConfig b1 = small;
-    b1.name = "mlp-small-b1";
-    b1.description = "784-128-10 sigmoid, batch 1: per-sample SGD, the teaching setting";
-    b1.batch = 1;
-    b1.steps_per_repeat = 2000;
-    b1.warmup_steps = 200;
-    c.push_back(b1);
-
-    BenchConfig large;
-    large.name = "mlp-large-b256";
-    large.description = "784-1024-1024-10 ReLU, batch 256 (GEMM-bound: the roofline case)";
-    large.sizes = {784, 1024, 1024, 10};
-    large.hidden = nn::Activation::relu;
-    large.batch = 256;
-    large.steps_per_repeat = 10;
-    large.warmup_steps = 3;
-    large.lr = 0.01;
-    c.push_back(large);
-
-    BenchConfig memory = small;
-    memory.name = "memory";
-    memory.description =
-        "784-128-10 sigmoid trained on MNIST with tapegrad train's loop: peak RSS and RSS per "
-        "epoch";
-    memory.kind = BenchKind::memory;
-    memory.batch = 64;
-    memory.epochs = 3;
-    memory.repeats = 1;
-    c.push_back(memory);
-
-    BenchConfig check = small;
-    check.name = "gradcheck";
-    check.description =
-        "full-mode gradient check of a 784-128-10 sigmoid MLP, 8 samples, f64 (all 101,770 "
-        "parameters)";
-    check.kind = BenchKind::gradcheck;
-    check.batch = 8;
-    check.repeats = 3;
-    c.push_back(check);
-    return c;
-  }();
+  using nn::Activation;
+  static const std::vector<BenchConfig> configs{
+      {.name = "mlp-small-b64",
+       .description = "784-128-10 sigmoid, batch 64, SGD momentum 0.9 (overhead and small GEMMs)",
+       .sizes = {784, 128, 10},
+       .batch = 64,
+       .steps_per_repeat = 200,
+       .warmup_steps = 50},
+      {.name = "mlp-small-b1",
+       .description = "784-128-10 sigmoid, batch 1: per-sample SGD, the teaching setting",
+       .sizes = {784, 128, 10},
+       .batch = 1,
+       .steps_per_repeat = 2000,
+       .warmup_steps = 200},
+      {.name = "mlp-large-b256",
+       .description = "784-1024-1024-10 ReLU, batch 256 (GEMM-bound: the roofline case)",
+       .sizes = {784, 1024, 1024, 10},
+       .hidden = Activation::relu,
+       .batch = 256,
+       .steps_per_repeat = 10,
+       .warmup_steps = 3,
+       .lr = 0.01},
+      {.name = "memory",
+       .description = "784-128-10 sigmoid trained on MNIST with tapegrad train's loop: peak RSS "
+                      "and RSS per epoch",
+       .kind = BenchKind::memory,
+       .sizes = {784, 128, 10},
+       .repeats = 1,
+       .epochs = 3},
+      {.name = "gradcheck",
+       .description = "full-mode gradient check of a 784-128-10 sigmoid MLP, 8 samples, f64 (all "
+                      "101,770 parameters)",
+       .kind = BenchKind::gradcheck,
+       .sizes = {784, 128, 10},
+       .batch = 8,
+       .repeats = 3},
+  };
   return configs;
 }
 
