@@ -84,3 +84,26 @@ TEST_CASE("every study's figures are drawn from its results") {
     }
   }
 }
+
+TEST_CASE("figures are drawn into an output directory given as a relative path") {
+  // The default --out is runs/NAME, relative to the working directory.
+  if (!gnuplot_available()) return;
+  const Study& study = find_study("xor-linear");
+  const StudyPlan plan = study.plan(StudyOptions{});
+  Outcome outcome;
+  for (const PlannedRun& run : plan.runs) outcome.results.push_back(fake_result(run, 0));
+  const StudyReport parts = study.report_parts(plan, outcome.results);
+  const fs::path base = temp_path("exp-relative");
+  fs::remove_all(base);
+  fs::create_directories(base);
+  const fs::path previous = fs::current_path();
+  fs::current_path(base);
+  const fs::path out = "runs/xor-linear";
+  prepare_out_dir(out);
+  const std::string status = write_outputs(out, study, plan, outcome, RunInfo{}, parts);
+  fs::current_path(previous);
+  CHECK_MESSAGE(status.empty(), status);
+  for (const Figure& f : parts.figures) {
+    CHECK(fs::exists(base / out / "figures" / (f.name + ".png")));
+  }
+}

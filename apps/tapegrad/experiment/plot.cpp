@@ -90,10 +90,11 @@ std::string shell_quote(const std::string& text) {
 bool gnuplot_available() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
 std::string run_gnuplot(const std::filesystem::path& dir, const std::string& script) {
+  // The log is named relative to `dir` inside the shell (which has changed into
+  // it), so a relative `dir` (the default runs/NAME) works too.
   const std::filesystem::path log = dir / "gnuplot.log";
-  const std::string command =
-      fmt::format("cd {} && gnuplot {} > {} 2>&1", shell_quote(dir.string()), shell_quote(script),
-                  shell_quote(log.string()));
+  const std::string command = fmt::format("cd {} && gnuplot {} > gnuplot.log 2>&1",
+                                          shell_quote(dir.string()), shell_quote(script));
   const int status = std::system(command.c_str());
   std::string output;
   if (FILE* f = std::fopen(log.c_str(), "r")) {
