@@ -63,10 +63,8 @@ json machine_description() {
 
 BenchConfig with_overrides(BenchConfig config, const BenchCommand& c) {
   if (c.repeats > 0) config.repeats = c.repeats;
-  if (c.steps > 0) {
-    config.steps_per_repeat = c.steps;
-    config.warmup_steps = std::min(config.warmup_steps, c.steps);
-  }
+  // The warm-up stays the config's own: the tape and pool reach their steady size in it.
+  if (c.steps > 0) config.steps_per_repeat = c.steps;
   if (c.epochs > 0) config.epochs = c.epochs;
   return config;
 }
@@ -128,7 +126,10 @@ json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads)
     request.normalize = "unit";
     splits = load_data(request);
   }
-  const int64_t dataset_bytes = (splits.train.features.numel() + splits.test.features.numel()) * 4;
+  // Counted once when the test split shares the training tensor (synthetic data).
+  const bool shared = splits.test.features.impl() == splits.train.features.impl();
+  const int64_t dataset_bytes =
+      (splits.train.features.numel() + (shared ? 0 : splits.test.features.numel())) * 4;
   Generator gen(c.seed);
   auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
   nn::init_module(*model, nn::InitSpec{}, gen);
@@ -190,22 +191,22 @@ json bench_gradcheck(const BenchConfig& config, const BenchCommand& c, int threa
 
 void print_train_step(const json& r) {
   fmt::print(
-      "{:<16} {:>2} thr  tapegrad  {:>9.1f} us/step {:>10.0f} samples/s {:>6.1f} GFLOP/s"
-      "  | GEMM-only {:>9.1f} us ({:.2f}x of step time is GEMM: step/GEMM = {:.2f})"
-      "  | {:.2f} allocs/step, RSS +{:.1f} MiB while timed\n",
+      "{:<16} {:>2} thr  tapegrad {:>10.1f} us/step {:>9.0f} samples/s {:>5.1f} GFLOP/s | "
+      "GEMM-only {:.1f} us, step/GEMM-only {:.2f} | {:.2f} allocs/step | peak RSS {:.1f} MiB\n",
       r["config"].get<std::string>(), r["threads"].get<int>(),
       r["step_seconds"].get<double>() * 1e6, r["samples_per_second"].get<double>(),
       r["gflops"].get<double>(), r["gemm_only_step_seconds"].get<double>() * 1e6,
-      1.0 / r["step_over_gemm_only"].get<double>(), r["step_over_gemm_only"].get<double>(),
-      r["allocations_per_step"].get<double>(), mib(r["rss_growth_bytes"].get<int64_t>()));
+      r["step_over_gemm_only"].get<double>(), r["allocations_per_step"].get<double>(),
+      mib(r["peak_rss_bytes"].get<int64_t>()));
   if (r.contains("libtorch")) {
     const json& t = r["libtorch"];
     fmt::print(
-        "{:<16} {:>2} thr  libtorch  {:>9.1f} us/step {:>10.0f} samples/s"
-        "  | tapegrad is {:.2f}x libtorch; last loss {:.6f} vs {:.6f}\n",
+        "{:<16} {:>2} thr  libtorch {:>10.1f} us/step {:>9.0f} samples/s                 | "
+        "tapegrad {:.2f}x libtorch | last loss {:.6f} vs libtorch {:.6f} | peak RSS {:.1f} MiB\n",
         "", r["threads"].get<int>(), t["step_seconds"].get<double>() * 1e6,
         t["samples_per_second"].get<double>(), r["speedup_vs_libtorch"].get<double>(),
-        r["last_loss"].get<double>(), t["last_loss"].get<double>());
+        r["last_loss"].get<double>(), t["last_loss"].get<double>(),
+        mib(t["peak_rss_bytes"].get<int64_t>()));
   }
 }
 
@@ -255,12 +256,27 @@ void run_bench(const BenchCommand& c) {
   std::string program;
   if (c.vs_libtorch) program = libtorch_baseline_path();  // fail before any work
   if (!c.json_path.empty()) {
-    std::ofstream probe(c.json_path, std::ios::app);
-    if (!probe) throw UsageError(fmt::format("--json: cannot write {}", c.json_path));
+    // Checked before any benchmark runs, without creating the file.
+    const fs::path parent = fs::absolute(c.json_path).parent_path();
+    if (!fs::is_directory(parent) || access(parent.c_str(), W_OK) != 0) {
+      throw UsageError(
+          fmt::format("--json: cannot write '{}': directory '{}' is missing or not writable",
+                      c.json_path, parent.string()));
+    }
   }
   json machine = machine_description();
   fmt::print("tapegrad bench on {} ({} cores online), {}\n", machine["cpu"].get<std::string>(),
              machine["online_cores"].get<long>(), machine["openblas"].get<std::string>());
+  fmt::print(
+      "Train steps: SGD (momentum {}) on {} batches, cross-entropy, medians of timed repeats"
+      " after a warm-up.\n",
+      configs.front().momentum, c.data);
+  if (c.vs_libtorch) {
+    fmt::print(
+        "libtorch runs the same steps in its own process: the same data, batch order, initial "
+        "weights and optimiser settings, with the same thread count "
+        "(torch::set_num_threads).\n");
+  }
 
   BenchData data;
   bool needs_step_data = false;
@@ -305,7 +321,7 @@ void run_bench(const BenchCommand& c) {
   if (!c.json_path.empty()) {
     std::ofstream out(c.json_path, std::ios::trunc);
     out << json{{"machine", machine}, {"results", results}}.dump(2) << "\n";
-    if (!out) fail("bench: cannot write {}", c.json_path);
+    if (!out) fail("bench: cannot write '{}'", c.json_path);
   }
 }
 
@@ -328,7 +344,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", c->threads,
                   "Thread counts to run each configuration with, e.g. 1,2 (each a run of its own)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber.description("POSITIVE"))
+      ->check(positive())
       ->capture_default_str();
   cmd->add_option("--json", c->json_path, "Also write every figure as JSON to this file");
   cmd->add_flag(

@@ -112,10 +112,11 @@ TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& d
   train_steps(config.warmup_steps);
 
   TrainStepResult result;
+  std::vector<double> repeats;
+  repeats.reserve(static_cast<size_t>(config.repeats));  // not counted as the steps' allocation
   const int64_t rss_before = resident_bytes();
   const int64_t allocations_before = heap_allocation_count();
   const uint64_t pool_before = memory_stats().system_allocs;
-  std::vector<double> repeats;
   for (int r = 0; r < config.repeats; ++r) {
     const auto start = Clock::now();
     train_steps(config.steps_per_repeat);
