@@ -278,10 +278,7 @@ void run_bench(const BenchCommand& c) {
         "(torch::set_num_threads).\n");
   }
 
-  BenchData data;
-  bool needs_step_data = false;
-  for (const BenchConfig& b : configs) needs_step_data |= b.kind == BenchKind::train_step;
-  if (needs_step_data) data = load_bench_data(c.data, c.data_dir);
+  BenchData data;  // loaded for the train-step configs, dropped for the memory one
 
   fs::path exchange;
   if (c.vs_libtorch) {
@@ -296,10 +293,18 @@ void run_bench(const BenchCommand& c) {
         json r;
         switch (b.kind) {
           case BenchKind::train_step:
+            if (!data.features.defined()) data = load_bench_data(c.data, c.data_dir);
             r = bench_train_step(b, data, threads, c, exchange.string());
             print_train_step(r);
             break;
           case BenchKind::memory:
+            // Once, with the first thread count: memory does not depend on threads.
+            if (threads != c.threads.front()) continue;
+            // Measured from here: without the other configs' copy of the data, and
+            // with the kernel's peak RSS counter reset.
+            data = BenchData{};
+            release_cached_memory();
+            reset_peak_resident_bytes();
             r = bench_memory(b, c, threads);
             print_memory(r);
             break;

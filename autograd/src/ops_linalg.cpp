@@ -2,9 +2,11 @@
 // permute.
 #include <cblas.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "kernels.hpp"
+#include "parallel.hpp"
 #include "tape.hpp"
 #include "tapegrad/autograd/ops.hpp"
 
@@ -52,31 +54,68 @@ GemmPlan plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }
 
 template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
+void blas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T* c, int64_t ldc) {
   const auto trans_a = ta ? CblasTrans : CblasNoTrans;
   const auto trans_b = tb ? CblasTrans : CblasNoTrans;
-  const auto lda = static_cast<blasint>(ta ? m : k);
-  const auto ldb = static_cast<blasint>(tb ? k : n);
   const auto M = static_cast<blasint>(m), N = static_cast<blasint>(n), K = static_cast<blasint>(k);
+  const auto LDA = static_cast<blasint>(lda), LDB = static_cast<blasint>(ldb),
+             LDC = static_cast<blasint>(ldc);
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, trans_a, trans_b, M, N, K, 1.0f, a, LDA, b, LDB, 0.0f, c, LDC);
+  } else {
+    cblas_dgemm(CblasRowMajor, trans_a, trans_b, M, N, K, 1.0, a, LDA, b, LDB, 0.0, c, LDC);
+  }
+}
+
+// Products of at least this many multiply-adds (about 25 us on one core) are
+// split across the pool's threads, into this many chunks per thread: more chunks
+// cost more packing, fewer leave more to wait for when a worker is descheduled.
+constexpr double kParallelMinMacs = double{1 << 21};
+constexpr int kChunksPerThread = 2;
+constexpr int64_t kMinChunkExtent = 16;
+
+// C [m, n] = op(A) op(B), all row-major and contiguous.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
+  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
   if (m == 1) {
     // One row (per-sample training): c = op(B)^T a as a matrix-vector product,
     // which OpenBLAS runs without GEMM's packing. a is contiguous either way.
     const auto trans = tb ? CblasNoTrans : CblasTrans;
-    const auto rows = tb ? N : K, cols = tb ? K : N;
+    const auto rows = static_cast<blasint>(tb ? n : k), cols = static_cast<blasint>(tb ? k : n);
     if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemv(CblasRowMajor, trans, rows, cols, 1.0f, b, ldb, a, 1, 0.0f, c, 1);
+      cblas_sgemv(CblasRowMajor, trans, rows, cols, 1.0f, b, static_cast<blasint>(ldb), a, 1, 0.0f,
+                  c, 1);
     } else {
-      cblas_dgemv(CblasRowMajor, trans, rows, cols, 1.0, b, ldb, a, 1, 0.0, c, 1);
+      cblas_dgemv(CblasRowMajor, trans, rows, cols, 1.0, b, static_cast<blasint>(ldb), a, 1, 0.0, c,
+                  1);
     }
     return;
   }
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, trans_a, trans_b, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c,
-                static_cast<blasint>(n));
-  } else {
-    cblas_dgemm(CblasRowMajor, trans_a, trans_b, M, N, K, 1.0, a, lda, b, ldb, 0.0, c,
-                static_cast<blasint>(n));
+  const int threads = detail::pool_threads();
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  // Split the longer of C's two sides into column or row blocks.
+  const bool split_columns = n >= m;
+  const int64_t extent = split_columns ? n : m;
+  const int chunks =
+      threads > 1 && macs >= kParallelMinMacs
+          ? static_cast<int>(std::min<int64_t>(threads * kChunksPerThread,
+                                               std::max<int64_t>(1, extent / kMinChunkExtent)))
+          : 1;
+  if (chunks == 1) {
+    blas_gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n);
+    return;
   }
+  detail::parallel_for_chunks(chunks, [&](int i) {
+    const int64_t begin = extent * i / chunks, end = extent * (i + 1) / chunks;
+    if (split_columns) {  // columns begin..end of op(B) and C
+      blas_gemm(ta, tb, m, end - begin, k, a, lda, b + (tb ? begin * k : begin), ldb, c + begin, n);
+    } else {  // rows begin..end of op(A) and C
+      blas_gemm(ta, tb, end - begin, n, k, a + (ta ? begin : begin * k), lda, b, ldb, c + begin * n,
+                n);
+    }
+  });
 }
 
 }  // namespace

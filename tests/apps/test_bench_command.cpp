@@ -185,8 +185,8 @@ TEST_CASE("tapegrad bench: the memory config reports RSS after each epoch") {
 TEST_CASE("tapegrad bench: argument errors exit 2 before any benchmark runs") {
   const std::pair<const char*, const char*> bad[] = {
       {"--config foo",
-       "--config: unknown benchmark configuration 'foo'; valid: mlp-small-b64, mlp-small-b1, "
-       "mlp-large-b256, memory, gradcheck, all"},
+       "--config: unknown benchmark configuration 'foo'; valid: memory, mlp-small-b64, "
+       "mlp-small-b1, mlp-large-b256, gradcheck, all"},
       {"--threads 0", "--threads: must be a number greater than 0, got '0'"},
       {"--threads 1,0", "--threads: must be a number greater than 0, got '0'"},
       {"--data foo", "--data: foo not in"},

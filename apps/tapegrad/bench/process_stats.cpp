@@ -20,4 +20,11 @@ int64_t proc_status_bytes(const std::string& key) {
 int64_t resident_bytes() { return proc_status_bytes("VmRSS"); }
 int64_t peak_resident_bytes() { return proc_status_bytes("VmHWM"); }
 
+bool reset_peak_resident_bytes() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
 }  // namespace tapegrad::apps::bench

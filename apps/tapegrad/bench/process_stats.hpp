@@ -10,6 +10,9 @@ namespace tapegrad::apps::bench {
 // VmRSS and VmHWM (the peak) in bytes; 0 where /proc is unavailable.
 int64_t resident_bytes();
 int64_t peak_resident_bytes();
+// Resets VmHWM to the current RSS (Linux: "5" to /proc/self/clear_refs), so that a
+// later peak_resident_bytes() is the peak since this call; false if unsupported.
+bool reset_peak_resident_bytes();
 
 // Calls of operator new (every form) since the program started.
 int64_t heap_allocation_count();

@@ -162,6 +162,9 @@ StepTiming run_gemm_only(const BenchConfig& config) {
       }
     }
   };
+  // OpenBLAS with its own threads, as many as tapegrad uses (which otherwise keeps
+  // OpenBLAS single-threaded and splits products itself).
+  openblas_set_num_threads(get_num_threads());
   run(config.warmup_steps);
   std::vector<double> repeats;
   for (int r = 0; r < config.repeats; ++r) {
@@ -169,6 +172,7 @@ StepTiming run_gemm_only(const BenchConfig& config) {
     run(config.steps_per_repeat);
     repeats.push_back(seconds_since(start) / static_cast<double>(config.steps_per_repeat));
   }
+  openblas_set_num_threads(1);
   return summarise_repeats(std::move(repeats));
 }
 

@@ -56,7 +56,8 @@ TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& d
                                    const BenchInputs& inputs);
 
 // The same step's GEMMs (shapes and transpose flags as the tape issues them) on
-// preallocated buffers through cblas_sgemm: the time no framework can beat.
+// preallocated buffers through cblas_sgemm, with OpenBLAS's own threads (as many
+// as get_num_threads()): the time no framework can beat.
 StepTiming run_gemm_only(const BenchConfig& config);
 
 }  // namespace tapegrad::apps::bench
