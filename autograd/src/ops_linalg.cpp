@@ -79,6 +79,7 @@ constexpr int64_t kMinChunkExtent = 16;
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c) {
   const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  const int threads = detail::pool_threads();  // first call: OpenBLAS to one thread
   if (m == 1) {
     // One row (per-sample training): c = op(B)^T a as a matrix-vector product,
     // which OpenBLAS runs without GEMM's packing. a is contiguous either way.
@@ -93,7 +94,6 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, const T
     }
     return;
   }
-  const int threads = detail::pool_threads();
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   // Split the longer of C's two sides into column or row blocks.
   const bool split_columns = n >= m;
