@@ -5,18 +5,26 @@
 #
 #   cmake/bootstrap.sh            -> build/          (Release)
 #   cmake/bootstrap.sh --sanitize -> build-sanitize/ (AddressSanitizer + UBSan)
+#   cmake/bootstrap.sh --bench    -> build-bench/    (Release, with the libtorch baseline
+#                                                     and the Google Benchmark micro benchmarks)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$root/build"
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
-if [[ "${1:-}" == "--sanitize" ]]; then
-  build_dir="$root/build-sanitize"
-  cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPEGRAD_SANITIZE=ON)
-fi
-
 packages=(g++ cmake ninja-build libopenblas-dev libfmt-dev doctest-dev libcli11-dev
           nlohmann-json3-dev zlib1g-dev gnuplot-nox)
+case "${1:-}" in
+  --sanitize)
+    build_dir="$root/build-sanitize"
+    cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAPEGRAD_SANITIZE=ON)
+    ;;
+  --bench)
+    build_dir="$root/build-bench"
+    cmake_args=(-DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BENCH_LIBTORCH=ON -DTAPEGRAD_MICROBENCH=ON)
+    packages+=(libtorch-dev libbenchmark-dev)
+    ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
