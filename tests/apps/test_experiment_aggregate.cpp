@@ -96,6 +96,27 @@ TEST_CASE("a table row aggregates its run's seeds and puts the report's number b
   CHECK(diffs[0] == "net a, Test accuracy: tapegrad 97.00 ± 1.41% vs report 90.00%");
 }
 
+TEST_CASE("a comparison repeated in several tables is listed once among the differences") {
+  const std::vector<Column> columns = {{"Test accuracy", Metric::test_accuracy, true, 2, 0.003}};
+  // The baseline "a" is a row of both tables, with the same published number.
+  const Table first{"First", "", columns, {{"baseline", "a", {{0.90, ""}}}}};
+  const Table second{"Second",
+                     "",
+                     columns,
+                     {{"baseline (again)", "a", {{0.90, ""}}}, {"other", "b", {{0.90, ""}}}}};
+  // The same run against another published number is another comparison.
+  const Table third{"Third", "", columns, {{"baseline, elsewhere", "a", {{0.80, ""}}}}};
+  const Results results = {result("a", 0, 0.96), result("b", 0, 0.5)};
+  const std::vector<AggregatedTable> tables = {
+      aggregate(first, results), aggregate(second, results), aggregate(third, results)};
+  CHECK(differences(tables) ==
+        std::vector<std::string>{"baseline, Test accuracy: tapegrad 96.00% vs report 90.00%",
+                                 "other, Test accuracy: tapegrad 50.00% vs report 90.00%",
+                                 "baseline, elsewhere, Test accuracy: tapegrad 96.00% vs report "
+                                 "80.00%"});
+  CHECK(differences(tables[1]).size() == 2);  // one table alone keeps every row
+}
+
 TEST_CASE("metrics of a run: the best epoch's validation accuracy, epochs to the target") {
   RunResult r = result("a", 0, 0.9, {0.5, 0.4, 0.3});
   r.best_epoch = 2;

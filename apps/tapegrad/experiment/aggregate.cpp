@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace tapegrad::apps::experiment {
 
@@ -103,16 +104,38 @@ std::string markdown_table(const AggregatedTable& t) {
   return out;
 }
 
+namespace {
+std::string difference_line(const AggregatedRow& row, const Column& column, const Cell& cell) {
+  return fmt::format("{}, {}: tapegrad {} vs report {}", row.label, column.header,
+                     format_stats(cell.stats, column), format_published(cell.published, column));
+}
+}  // namespace
+
 std::vector<std::string> differences(const AggregatedTable& t) {
   std::vector<std::string> out;
   for (const AggregatedRow& row : t.rows) {
     for (size_t c = 0; c < row.cells.size(); ++c) {
       const Cell& cell = row.cells[c];
       if (cell.agreement != Agreement::differs) continue;
-      const Column& column = t.table->columns[c];
-      out.push_back(fmt::format("{}, {}: tapegrad {} vs report {}", row.label, column.header,
-                                format_stats(cell.stats, column),
-                                format_published(cell.published, column)));
+      out.push_back(difference_line(row, t.table->columns[c], cell));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> differences(const std::vector<AggregatedTable>& tables) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const AggregatedTable& t : tables) {
+    for (const AggregatedRow& row : t.rows) {
+      for (size_t c = 0; c < row.cells.size(); ++c) {
+        const Cell& cell = row.cells[c];
+        if (cell.agreement != Agreement::differs) continue;
+        const Column& column = t.table->columns[c];
+        const std::string key = fmt::format("{}|{}|{}|{}", row.run_id, metric_name(column.metric),
+                                            *cell.published.value, cell.published.text);
+        if (seen.insert(key).second) out.push_back(difference_line(row, column, cell));
+      }
     }
   }
   return out;

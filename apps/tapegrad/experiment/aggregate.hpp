@@ -51,6 +51,10 @@ std::string format_published(const Published& p, const Column& column);
 std::string markdown_table(const AggregatedTable& t);
 // One line per differing cell: "Row, column: tapegrad X vs report Y".
 std::vector<std::string> differences(const AggregatedTable& t);
+// The same for several tables, where a comparison that appears in more than one (the
+// same run, metric and published number, e.g. a baseline row repeated in each table)
+// is listed once, under the label of its first row.
+std::vector<std::string> differences(const std::vector<AggregatedTable>& tables);
 
 // Per-epoch mean and std of a metric over runs (runs stopped early count only for
 // the epochs they ran). Row: epoch, mean, std, n.

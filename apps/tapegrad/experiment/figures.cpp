@@ -82,15 +82,16 @@ std::string percent(double fraction, int decimals) {
   return fmt::format("{:.{}f}%", 100 * fraction, decimals);
 }
 
-std::string quick_reason(const StudyPlan& plan, int report_epochs) {
+std::string quick_reason(const StudyPlan& plan, const std::string& report_training) {
   if (plan.mode != Mode::quick) return "";
   int epochs = 0;
   for (const PlannedRun& r : plan.runs) epochs = std::max(epochs, r.config.epochs);
   return fmt::format(
-      "--quick trains at most {} epochs where the report trained up to {}: tapegrad numbers "
-      "below the report's may only need more training (run with --full), while numbers above "
-      "it are not explained by the budget.",
-      epochs, report_epochs);
+      "--quick trains at most {} epochs where the report trained {}: tapegrad accuracies below "
+      "the report's and losses above the report's may only need more training (run with "
+      "--full), while accuracies above and losses below the report's are not explained by the "
+      "budget.",
+      epochs, report_training);
 }
 
 }  // namespace tapegrad::apps::experiment

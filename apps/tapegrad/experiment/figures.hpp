@@ -46,7 +46,9 @@ const RunResult* first_run(const Results& results, const std::string& id);
 // "97.53%" from 0.9753.
 std::string percent(double fraction, int decimals = 2);
 
-// Reasons shared by several studies' notes.
-std::string quick_reason(const StudyPlan& plan, int report_epochs);
+// Reasons shared by several studies' notes: what --quick's shorter training explains,
+// for accuracies (higher is better) and losses (lower is better). `report_training`
+// completes "where the report trained ...", e.g. "100 epochs".
+std::string quick_reason(const StudyPlan& plan, const std::string& report_training);
 
 }  // namespace tapegrad::apps::experiment

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tapegrad/experiment/aggregate.hpp"
@@ -69,10 +70,13 @@ std::string report_markdown(const Study& study, const StudyPlan& plan, const Out
   md += fmt::format("- Command: `{}`\n", info.command_line);
   md += fmt::format("- Mode: {}. {}\n", plan.mode == Mode::quick ? "--quick" : "--full",
                     plan.budget_note);
+  const bool validation = std::any_of(plan.runs.begin(), plan.runs.end(),
+                                      [](const PlannedRun& r) { return r.config.val_split > 0; });
   md += fmt::format(
       "- Seeds: {} ({} per configuration). A seed sets the initialisation and the minibatch "
-      "order; the data and its train/validation split are the same for every run.\n",
-      seeds_text(plan.seeds), plan.seeds.size());
+      "order; the data{} the same for every run.\n",
+      seeds_text(plan.seeds), plan.seeds.size(),
+      validation ? " and its train/validation split are" : " are");
   md += fmt::format(
       "- Runs: {} configurations x {} seeds = {} runs; {} trained by this invocation, {} "
       "reused from earlier ones in this directory.\n",
@@ -92,13 +96,14 @@ std::string report_markdown(const Study& study, const StudyPlan& plan, const Out
       "from the report's number by more than twice the standard deviation (and more than the "
       "column's floor); see the notes. Times are not compared: they were measured on other "
       "machines with other software.\n\n";
-  std::vector<std::string> diffs;
+  std::vector<AggregatedTable> tables;
   for (const Table& t : plan.tables) {
-    const AggregatedTable at = aggregate(t, outcome.results);
-    md += "### " + t.title + "\n\n" + markdown_table(at) + "\n";
+    tables.push_back(aggregate(t, outcome.results));
+    md += "### " + t.title + "\n\n" + markdown_table(tables.back()) + "\n";
     if (!t.caption.empty()) md += t.caption + "\n\n";
-    for (const std::string& d : differences(at)) diffs.push_back(d);
   }
+  // A row repeated in several tables (e.g. the baseline) is one comparison.
+  const std::vector<std::string> diffs = differences(tables);
 
   for (const std::string& s : parts.sections) md += s + "\n";
 

@@ -3,6 +3,8 @@
 // the train and test accuracy over random initialisations.
 #include <fmt/format.h>
 
+#include <set>
+
 #include "tapegrad/experiment/figures.hpp"
 
 namespace tapegrad::apps::experiment {
@@ -220,7 +222,8 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
   }
 
   out.notes.push_back(
-      "Where tapegrad and the report disagree, the likely reasons are: " + quick_reason(plan, 100) +
+      "Where tapegrad and the report disagree, the likely reasons are: " +
+      quick_reason(plan, "100 epochs for the width study and 300 for the depth study") +
       " The report does not give Adam's learning rate or the batch size (tapegrad: 1e-3 and "
       "128) nor its initialisation (tapegrad: PyTorch's default for Linear layers). With few "
       "seeds the standard deviation itself is uncertain, so the spread findings are weak "
@@ -247,38 +250,74 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
                {}};
   depth.panels = accuracy_panels("data/depth.csv", "hidden layers", false, "(1, 2, 3)");
 
-  Figure curves{"test_accuracy_curves",
-                "Test accuracy after each epoch, mean over seeds",
-                1100,
-                800,
-                2,
-                "MNIST: test accuracy per epoch",
-                {}};
-  for (const std::string& act : kActs) {
+  // Learning curves: one panel per activation for the width study, then for the depth
+  // study, each with a line per network, mean over the seeds.
+  struct Group {
+    std::string title, stem;
     std::vector<std::string> ids, titles;
+  };
+  std::vector<Group> groups;
+  for (const std::string& act : kActs) {
+    Group g{act_title(act) + ", one hidden layer", "width_" + act, {}, {}};
     for (int w : kWidths) {
-      ids.push_back(width_id(act, w));
-      titles.push_back(fmt::format("784-{}-10", w));
+      g.ids.push_back(width_id(act, w));
+      g.titles.push_back(fmt::format("784-{}-10", w));
     }
-    const std::string file = fmt::format("data/curves_width_{}.csv", act);
-    out.data.push_back(curve_file(file, results, ids, Curve::test_accuracy, 100));
-    curves.panels.push_back(epoch_panel(act_title(act) + ", one hidden layer", "test accuracy (%)",
-                                        out.data.back(),
-                                        curve_series(file, titles, "linespoints lw 2")));
+    groups.push_back(g);
   }
   for (const std::string& act : kActs) {
-    std::vector<std::string> ids, titles;
+    Group g{act_title(act) + ", hidden layers of 128", "depth_" + act, {}, {}};
     for (int d = 1; d <= 3; ++d) {
-      ids.push_back(depth_id(act, d));
-      titles.push_back(depth_model(d));
+      g.ids.push_back(depth_id(act, d));
+      g.titles.push_back(depth_model(d));
     }
-    const std::string file = fmt::format("data/curves_depth_{}.csv", act);
-    out.data.push_back(curve_file(file, results, ids, Curve::test_accuracy, 100));
-    curves.panels.push_back(epoch_panel(act_title(act) + ", hidden layers of 128",
-                                        "test accuracy (%)", out.data.back(),
-                                        curve_series(file, titles, "linespoints lw 2")));
+    groups.push_back(g);
   }
-  out.figures = {width, depth, curves};
+  std::set<uint64_t> seeds;
+  for (const RunResult& r : results) seeds.insert(r.seed);
+  const std::string over_seeds =
+      fmt::format("mean over {} seed{}", seeds.size(), seeds.size() == 1 ? "" : "s");
+  // A figure of `curves` per epoch: the first solid with a key entry per network, a
+  // second (if any) dashed in the same colour.
+  auto curve_figure = [&](const std::string& name, const std::string& caption,
+                          const std::string& title, const std::string& ylabel,
+                          const std::vector<Curve>& curves, double scale, bool logy,
+                          const std::string& key) {
+    Figure fig{name, caption + ", " + over_seeds, 1100, 800, 2, title + ", " + over_seeds, {}};
+    for (const Group& g : groups) {
+      std::vector<CurveColumn> columns;
+      for (Curve c : curves) {
+        for (const std::string& id : g.ids) columns.push_back({id, runs_of(results, id), c});
+      }
+      const DataFile file = curve_file(fmt::format("data/{}_{}.csv", name, g.stem), columns, scale);
+      std::vector<Series> series;
+      for (size_t c = 0; c < curves.size(); ++c) {
+        for (size_t k = 0; k < g.ids.size(); ++k) {
+          series.push_back({file.name, fmt::format("1:{}", 2 + 2 * (c * g.ids.size() + k)),
+                            "linespoints lw 2 pt 7 ps 0.6", c == 0 ? g.titles[k] : "",
+                            fmt::format("lc {}{}", k + 1, c == 0 ? "" : " dt 2")});
+        }
+      }
+      out.data.push_back(file);
+      fig.panels.push_back(epoch_panel(g.title, ylabel, file, std::move(series), key, logy));
+    }
+    return fig;
+  };
+  const Figure loss = curve_figure(
+      "loss_curves",
+      "Training loss (the mean over each epoch's batches, solid) and test loss (after each "
+      "epoch, dashed) per epoch",
+      "MNIST: training loss (solid) and test loss (dashed) per epoch", "cross-entropy (log scale)",
+      {Curve::train_loss, Curve::test_loss}, 1, true, "top right");
+  const Figure train_acc =
+      curve_figure("train_accuracy_curves",
+                   "Training accuracy per epoch (the running accuracy over each epoch's batches)",
+                   "MNIST: training accuracy per epoch", "training accuracy (%)",
+                   {Curve::train_accuracy}, 100, false, "bottom right");
+  const Figure test_acc = curve_figure("test_accuracy_curves", "Test accuracy after each epoch",
+                                       "MNIST: test accuracy per epoch", "test accuracy (%)",
+                                       {Curve::test_accuracy}, 100, false, "bottom right");
+  out.figures = {width, depth, loss, train_acc, test_acc};
   return out;
 }
 
