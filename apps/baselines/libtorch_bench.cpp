@@ -80,6 +80,7 @@ int main(int argc, char** argv) try {
   const double lr = std::stod(arg(args, "lr"));
   const double momentum = std::stod(arg(args, "momentum"));
   torch::set_num_threads(std::stoi(arg(args, "threads")));
+  if (std::stoi(arg(args, "flush-denormal")) != 0) at::globalContext().setFlushDenormal(true);
 
   torch::NoGradGuard no_grad_while_loading;
   auto features = torch::empty({samples, sizes.front()}, torch::kFloat32);

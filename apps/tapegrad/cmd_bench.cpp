@@ -35,6 +35,7 @@ struct BenchCommand {
   std::vector<int> threads{1};
   std::string json_path;
   bool vs_libtorch = false;
+  bool flush_denormal = false;
   std::string data = "mnist";
   std::string data_dir;
   int repeats = 0;    // 0: the config's own
@@ -98,8 +99,8 @@ json bench_train_step(const BenchConfig& config, const BenchData& data, int thre
             {"peak_rss_bytes", peak_resident_bytes()},
             {"last_loss", ours.last_loss}};
   if (c.vs_libtorch) {
-    const LibtorchResult torch =
-        run_libtorch_steps(libtorch_baseline_path(), config, data, inputs, threads, exchange_dir);
+    const LibtorchResult torch = run_libtorch_steps(libtorch_baseline_path(), config, data, inputs,
+                                                    threads, c.flush_denormal, exchange_dir);
     r["libtorch"] = {{"step_seconds", torch.timing.median_step_seconds},
                      {"repeat_step_seconds", torch.timing.repeat_step_seconds},
                      {"samples_per_second",
@@ -255,6 +256,9 @@ void run_bench(const BenchCommand& c) {
   }
   std::string program;
   if (c.vs_libtorch) program = libtorch_baseline_path();  // fail before any work
+  if (c.flush_denormal && !set_flush_denormal(true)) {
+    throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
+  }
   if (!c.json_path.empty()) {
     // Checked before any benchmark runs, without creating the file.
     const fs::path parent = fs::absolute(c.json_path).parent_path();
@@ -265,6 +269,7 @@ void run_bench(const BenchCommand& c) {
     }
   }
   json machine = machine_description();
+  machine["flush_denormal"] = c.flush_denormal;
   fmt::print("tapegrad bench on {} ({} cores online), {}\n", machine["cpu"].get<std::string>(),
              machine["online_cores"].get<long>(), machine["openblas"].get<std::string>());
   fmt::print(
@@ -277,6 +282,9 @@ void run_bench(const BenchCommand& c) {
         "weights and optimiser settings, with the same thread count "
         "(torch::set_num_threads).\n");
   }
+  fmt::print("Subnormal floats: {}.\n", c.flush_denormal
+                                            ? "flushed to zero (FTZ/DAZ) in both engines"
+                                            : "computed as such (the default of both engines)");
 
   BenchData data;  // loaded for the train-step configs, dropped for the memory one
 
@@ -355,6 +363,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag(
       "--vs-libtorch", c->vs_libtorch,
       "Run the libtorch baseline on the same inputs (needs -DTAPEGRAD_BENCH_LIBTORCH=ON)");
+  cmd->add_flag("--flush-denormal", c->flush_denormal,
+                "Treat subnormal floats as zero (set_flush_denormal; libtorch too)");
   cmd->add_option("--data", c->data, "mnist, or synthetic (uniform random inputs, 4,096 samples)")
       ->check(CLI::IsMember({"mnist", "synthetic"}))
       ->capture_default_str();

@@ -184,7 +184,7 @@ void add_experiment_command(CLI::App& app) {
   cmd->add_option("--seeds", c->seeds, "Seeds per configuration (default: the mode's)")
       ->check(positive());
   cmd->add_option("--out", c->out, "Output directory (default: runs/NAME)");
-  cmd->add_option("--threads", c->threads, "OpenBLAS threads (0: OpenBLAS's default)")
+  cmd->add_option("--threads", c->threads, "Threads for large matrix products (set_num_threads; 0: leave the default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--data-dir", c->data_dir,

@@ -37,6 +37,7 @@ struct TrainCommand {
   std::string init = "pytorch";
   std::string dtype = "f32";
   int threads = 1;
+  bool flush_denormal = false;
   bool bias = true;
   double target_loss = 0.0;
   double clip_norm = 0.0;
@@ -104,6 +105,9 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   const nn::InitSpec init = nn::parse_init(c.init);
   const DType dtype = parse_dtype(c.dtype);
   if (c.threads > 0) set_num_threads(c.threads);
+  if (c.flush_denormal && !set_flush_denormal(true)) {
+    throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
+  }
   std::ofstream metrics_file, summary_file;
   if (!c.metrics_path.empty()) metrics_file = open_output(c.metrics_path, "--metrics");
   if (!c.summary_path.empty()) summary_file = open_output(c.summary_path, "--summary-json");
@@ -297,11 +301,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--dtype", c->dtype, "f32 or f64")
       ->check(parsed_by([](const std::string& v) { parse_dtype(v); }, "DTYPE"))
       ->capture_default_str();
-  // One thread by default: these GEMMs are small, and on a busy 2-core machine two
-  // OpenBLAS threads made an MNIST epoch 10x slower (24,300 vs 2,400 samples/s).
-  cmd->add_option("--threads", c->threads, "OpenBLAS threads (0: OpenBLAS's default)")
+  // One thread by default: a 784-128-10 network's products are small, and two
+  // threads gain little on them (see README, Performance).
+  cmd->add_option("--threads", c->threads,
+                  "Threads for large matrix products (set_num_threads; 0: leave the default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--flush-denormal", c->flush_denormal,
+                "Treat subnormal floats as zero: faster per-sample SGD (set_flush_denormal)");
   cmd->add_option("--bias", c->bias, "Linear layers have biases")->capture_default_str();
   cmd->add_option("--normalize", c->data.normalize,
                   "Input scaling: auto, none, unit (x/255), zscore, zscore-image")

@@ -4,6 +4,9 @@
 #include "tapegrad/autograd/threads.hpp"
 
 #include <cblas.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +20,24 @@
 namespace tapegrad {
 
 namespace {
+
+constexpr bool kHasFlushModes =
+#if defined(__SSE__)
+    true;
+#else
+    false;
+#endif
+
+// Sets FTZ (results) and DAZ (inputs) of this thread's SSE/AVX arithmetic.
+void apply_flush_denormal(bool on) {
+#if defined(__SSE__)
+  constexpr unsigned kFlushBits = 0x8040;  // FTZ (bit 15) | DAZ (bit 6)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? (csr | kFlushBits) : (csr & ~kFlushBits));
+#else
+  (void)on;
+#endif
+}
 
 // The job word: generation (upper 32 bits), next chunk to claim (16), chunk count (16).
 constexpr int kMaxChunks = 0xffff;
@@ -37,6 +58,9 @@ class Pool {
   ~Pool() { resize(1); }
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Workers take the mode up at their next job.
+  void set_flush_denormal(bool on) { flush_denormal_.store(on, std::memory_order_release); }
 
   void resize(int n) {
     const std::lock_guard<std::mutex> job_lock(job_mutex_);
@@ -93,6 +117,7 @@ class Pool {
 
   void work() {
     uint32_t seen = generation_of(job_.load(std::memory_order_acquire));
+    bool flushing = false;
     for (;;) {
       uint64_t w = job_.load(std::memory_order_acquire);
       for (int spin = 0; generation_of(w) == seen && spin < kSpinsBeforeSleep; ++spin) {
@@ -108,6 +133,10 @@ class Pool {
         w = job_.load(std::memory_order_acquire);
       }
       seen = generation_of(w);
+      if (const bool f = flush_denormal_.load(std::memory_order_acquire); f != flushing) {
+        apply_flush_denormal(f);
+        flushing = f;
+      }
       claim_chunks(seen);
     }
   }
@@ -117,6 +146,7 @@ class Pool {
   std::mutex mutex_;      // guards sleeping: workers wait on wake_ under it
   std::condition_variable wake_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> flush_denormal_{false};
   std::atomic<uint64_t> job_{0};
   std::atomic<int> done_{0};
   uint32_t generation_ = 0;
@@ -144,5 +174,12 @@ void set_num_threads(int n) {
 }
 
 int get_num_threads() { return pool().threads(); }
+
+bool set_flush_denormal(bool on) {
+  if (!kHasFlushModes) return false;
+  apply_flush_denormal(on);
+  pool().set_flush_denormal(on);
+  return true;
+}
 
 }  // namespace tapegrad

@@ -244,7 +244,7 @@ TEST_CASE("report.md and summary.json carry the run's facts and both sides' numb
   CHECK(contains(md, "- Command: `tapegrad experiment mnist-depth-activation --seeds 2`"));
   CHECK(contains(md, "- Seeds: 0, 1 (2 per configuration)"));
   CHECK(contains(md, "7 trained by this invocation, 3 reused"));
-  CHECK(contains(md, "- Machine: 2 OpenBLAS threads, 2 hardware threads."));
+  CHECK(contains(md, "- Machine: 2 tapegrad threads, 2 hardware threads."));
   CHECK(contains(md, "tapegrad 0.1.0"));
   // 3-layer: report 0.9700; tapegrad mean 0.9650 ± 0.0071 over two seeds.
   CHECK(contains(md,

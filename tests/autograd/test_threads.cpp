@@ -3,6 +3,7 @@
 // several user threads at once stay correct; bad thread counts are errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -97,4 +98,25 @@ TEST_CASE("threads: a thread count below one is an error") {
   CHECK(test_helpers::error_message([] { set_num_threads(0); }) ==
         "set_num_threads: the thread count must be positive, got 0");
   CHECK(get_num_threads() == 1);
+}
+
+TEST_CASE("threads: set_flush_denormal makes subnormal results zero, on the workers too") {
+  // Every product 1e-20 * 1e-20 = 1e-40 is subnormal in f32; the matrix is large
+  // enough for the product to be split across the workers.
+  ThreadsGuard threads(2);
+  const Tensor a = full({256, 256}, 1e-20);
+  const Tensor b = full({256, 256}, 1e-20);
+  const Tensor x = full({4}, 1e-20);
+  auto smallest = [](const Tensor& t) {
+    const std::vector<double> v = t.to_vector();
+    return *std::min_element(v.begin(), v.end());
+  };
+  CHECK(smallest(matmul(a, b)) > 0);  // 256 * 1e-40, subnormal but not zero
+  CHECK(smallest(mul(x, x)) > 0);
+  REQUIRE(set_flush_denormal(true));
+  CHECK(smallest(matmul(a, b)) == 0);
+  CHECK(smallest(mul(x, x)) == 0);
+  REQUIRE(set_flush_denormal(false));
+  CHECK(smallest(matmul(a, b)) > 0);
+  CHECK(smallest(mul(x, x)) > 0);
 }

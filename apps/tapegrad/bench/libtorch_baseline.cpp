@@ -39,7 +39,7 @@ std::string libtorch_baseline_path() {
 
 LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig& config,
                                   const BenchData& data, const BenchInputs& inputs, int threads,
-                                  const std::string& exchange_dir) {
+                                  bool flush_denormal, const std::string& exchange_dir) {
   const fs::path dir(exchange_dir);
   const int64_t samples = static_cast<int64_t>(data.labels.size());
   if (!fs::exists(dir / "features.f32")) {
@@ -57,10 +57,10 @@ LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig&
   }
   const std::string command = fmt::format(
       "'{}' --dir '{}' --sizes {} --act {} --batch {} --samples {} --warmup {} "
-      "--steps-per-repeat {} --repeats {} --lr {} --momentum {} --threads {}",
+      "--steps-per-repeat {} --repeats {} --lr {} --momentum {} --threads {} --flush-denormal {}",
       program, dir.string(), sizes_text(config), nn::activation_name(config.hidden), config.batch,
       samples, config.warmup_steps, config.steps_per_repeat, config.repeats, config.lr,
-      config.momentum, threads);
+      config.momentum, threads, flush_denormal ? 1 : 0);
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) fail("bench: cannot start {}", program);
   std::string output;

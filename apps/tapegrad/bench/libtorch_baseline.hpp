@@ -23,9 +23,10 @@ struct LibtorchResult {
 };
 
 // Writes the data (once per directory), the batch order and initial parameters to
-// `exchange_dir`, runs the baseline with `threads` threads and parses its report.
+// `exchange_dir`, runs the baseline with `threads` threads (and subnormals flushed
+// to zero when `flush_denormal`) and parses its report.
 LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig& config,
                                   const BenchData& data, const BenchInputs& inputs, int threads,
-                                  const std::string& exchange_dir);
+                                  bool flush_denormal, const std::string& exchange_dir);
 
 }  // namespace tapegrad::apps::bench

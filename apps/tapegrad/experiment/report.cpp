@@ -81,7 +81,7 @@ std::string report_markdown(const Study& study, const StudyPlan& plan, const Out
       "- Runs: {} configurations x {} seeds = {} runs; {} trained by this invocation, {} "
       "reused from earlier ones in this directory.\n",
       plan.runs.size(), plan.seeds.size(), outcome.results.size(), outcome.trained, outcome.reused);
-  md += fmt::format("- Machine: {} OpenBLAS threads, {} hardware threads.\n", info.blas_threads,
+  md += fmt::format("- Machine: {} tapegrad threads, {} hardware threads.\n", info.blas_threads,
                     info.hardware_threads);
   md += fmt::format(
       "- tapegrad {}; {}. Wall time of this invocation {:.0f} s; training time of all runs "
