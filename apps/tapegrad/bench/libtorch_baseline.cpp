@@ -55,12 +55,16 @@ LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig&
     }
     if (!out) fail("bench: cannot write {}", (dir / "params.f32").string());
   }
+  // libtorch's OpenBLAS has threads of its own, which torch::set_num_threads does
+  // not set: the environment gives it the same count.
   const std::string command = fmt::format(
-      "'{}' --dir '{}' --sizes {} --act {} --batch {} --samples {} --warmup {} "
+      "OPENBLAS_NUM_THREADS={} OMP_NUM_THREADS={} '{}' --dir '{}' --sizes {} --act {} --batch {} "
+      "--samples {} --warmup {} "
       "--steps-per-repeat {} --repeats {} --lr {} --momentum {} --threads {} --flush-denormal {}",
-      program, dir.string(), sizes_text(config), nn::activation_name(config.hidden), config.batch,
-      samples, config.warmup_steps, config.steps_per_repeat, config.repeats, config.lr,
-      config.momentum, threads, flush_denormal ? 1 : 0);
+      threads, threads, program, dir.string(), sizes_text(config),
+      nn::activation_name(config.hidden), config.batch, samples, config.warmup_steps,
+      config.steps_per_repeat, config.repeats, config.lr, config.momentum, threads,
+      flush_denormal ? 1 : 0);
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) fail("bench: cannot start {}", program);
   std::string output;
