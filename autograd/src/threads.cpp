@@ -9,6 +9,7 @@
 #endif
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -17,9 +18,21 @@
 #include "parallel.hpp"
 #include "tapegrad/autograd/error.hpp"
 
+// OpenBLAS's pthreads build starts its own threads when it loads; idle, they poll
+// for work and take CPU from ours (two threads ran a step 2x slower than one until
+// they were stopped). This OpenBLAS function (behind its fork handler) stops them;
+// weak, so that another BLAS without it still links.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
 namespace tapegrad {
 
 namespace {
+
+// OpenBLAS single-threaded, its own threads stopped: tapegrad's pool splits products.
+void quiet_openblas() {
+  openblas_set_num_threads(1);
+  if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+}
 
 constexpr bool kHasFlushModes =
 #if defined(__SSE__)
@@ -48,13 +61,20 @@ uint32_t generation_of(uint64_t w) { return static_cast<uint32_t>(w >> 32); }
 uint32_t next_of(uint64_t w) { return static_cast<uint32_t>((w >> 16) & 0xffff); }
 uint32_t total_of(uint64_t w) { return static_cast<uint32_t>(w & 0xffff); }
 
-// Spin iterations a worker polls for the next job before it sleeps: the products
-// of one training step follow each other within microseconds.
-constexpr int kSpinsBeforeSleep = 20000;
+// How long a worker polls for the next job before it sleeps: the products of a
+// training step come a few hundred microseconds apart, and waking a sleeping
+// thread takes tens of microseconds, by which time the caller has done the work.
+constexpr auto kSpinBeforeSleep = std::chrono::milliseconds(2);
+
+void cpu_relax() {
+#if defined(__SSE__)
+  _mm_pause();
+#endif
+}
 
 class Pool {
  public:
-  Pool() { openblas_set_num_threads(1); }
+  Pool() { quiet_openblas(); }
   ~Pool() { resize(1); }
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
@@ -64,6 +84,7 @@ class Pool {
 
   void resize(int n) {
     const std::lock_guard<std::mutex> job_lock(job_mutex_);
+    quiet_openblas();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_.store(true);
@@ -120,8 +141,14 @@ class Pool {
     bool flushing = false;
     for (;;) {
       uint64_t w = job_.load(std::memory_order_acquire);
-      for (int spin = 0; generation_of(w) == seen && spin < kSpinsBeforeSleep; ++spin) {
+      const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      for (int spin = 0; generation_of(w) == seen; ++spin) {
         if (stop_.load(std::memory_order_relaxed)) return;
+        // The clock is read every 256 polls only.
+        if (spin % 256 == 255 && std::chrono::steady_clock::now() > spin_until) break;
+        // Now and then give the core away, in case the caller waits on the same one.
+        if (spin % 64 == 63) std::this_thread::yield();
+        cpu_relax();
         w = job_.load(std::memory_order_acquire);
       }
       if (generation_of(w) == seen) {

@@ -172,7 +172,7 @@ StepTiming run_gemm_only(const BenchConfig& config) {
     run(config.steps_per_repeat);
     repeats.push_back(seconds_since(start) / static_cast<double>(config.steps_per_repeat));
   }
-  openblas_set_num_threads(1);
+  set_num_threads(get_num_threads());  // OpenBLAS back to one thread, its threads stopped
   return summarise_repeats(std::move(repeats));
 }
 
