@@ -32,7 +32,7 @@ TEST_CASE("threads: split products equal the single-thread ones") {
   Generator gen(5);
   // [m, k] x [k, n] with m*n*k above the split threshold: wide C (split by
   // columns) and tall C (split by rows), in f32 and f64.
-  const int64_t shapes[][3] = {{64, 512, 784}, {700, 40, 300}};
+  const int64_t shapes[][3] = {{64, 512, 784}, {700, 100, 300}};
   for (const auto& [m, n, k] : shapes) {
     for (const DType dtype : {DType::f32, DType::f64}) {
       for (int flags = 0; flags < 4; ++flags) {
@@ -58,9 +58,9 @@ TEST_CASE("threads: split products equal the single-thread ones") {
 
 TEST_CASE("threads: a training step gives the same gradients on two threads") {
   Generator gen(6);
-  const Tensor x = uniform({128, 300}, 0, 1, gen);
-  const std::vector<int64_t> y(128, 3);
-  Tensor w = uniform({256, 300}, -0.1, 0.1, gen).requires_grad_();
+  const Tensor x = uniform({256, 300}, 0, 1, gen);  // products of 256 x 512 x 300
+  const std::vector<int64_t> y(256, 3);
+  Tensor w = uniform({512, 300}, -0.1, 0.1, gen).requires_grad_();
   auto gradient = [&] {
     w.set_grad(Tensor());
     cross_entropy(matmul(sigmoid(matmul(x, w, false, true)), w), y).backward();
