@@ -20,6 +20,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 # `experiment NAME` reads the data set of its study (CIFAR-10 cannot be fetched: without
 # it, cifar10-regularization runs on Fashion-MNIST).
+# `bench` reads MNIST unless told --data synthetic.
+if [[ "${1:-}" == bench && -z "$data" ]]; then
+  data=mnist
+fi
 if [[ "${1:-}" == experiment ]]; then
   case "${2:-}" in
     mnist-*) data=mnist ;;
