@@ -115,22 +115,8 @@ json bench_train_step(const BenchConfig& config, const BenchData& data, int thre
 
 // `tapegrad train`'s loop (fit) on MNIST for a few epochs: RSS after each.
 json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads) {
-  nn::DataSplits splits;
-  if (c.data == "synthetic") {
-    const BenchData data = load_bench_data("synthetic", "");
-    splits.train = {"synthetic", data.features, data.labels, 10, Shape{784}};
-    splits.test = splits.train;
-  } else {
-    DataRequest request;
-    request.spec = c.data;
-    request.data_dir = c.data_dir;
-    request.normalize = "unit";
-    splits = load_data(request);
-  }
-  // Counted once when the test split shares the training tensor (synthetic data).
-  const bool shared = splits.test.features.impl() == splits.train.features.impl();
-  const int64_t dataset_bytes =
-      (splits.train.features.numel() + (shared ? 0 : splits.test.features.numel())) * 4;
+  const nn::DataSplits splits = load_bench_splits(c.data, c.data_dir);
+  const int64_t dataset_bytes = dataset_f32_bytes(splits);
   Generator gen(c.seed);
   auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
   nn::init_module(*model, nn::InitSpec{}, gen);
@@ -256,9 +242,7 @@ void run_bench(const BenchCommand& c) {
   }
   std::string program;
   if (c.vs_libtorch) program = libtorch_baseline_path();  // fail before any work
-  if (c.flush_denormal && !set_flush_denormal(true)) {
-    throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
-  }
+  if (c.flush_denormal) flush_denormals_or_fail();
   if (!c.json_path.empty()) {
     // Checked before any benchmark runs, without creating the file.
     const fs::path parent = fs::absolute(c.json_path).parent_path();

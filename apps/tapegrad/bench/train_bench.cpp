@@ -25,27 +25,42 @@ constexpr int64_t kSyntheticSamples = 4096;
 constexpr int64_t kClasses = 10;
 }  // namespace
 
-BenchData load_bench_data(const std::string& source, const std::string& data_dir) {
-  BenchData data;
-  data.source = source;
+nn::DataSplits load_bench_splits(const std::string& source, const std::string& data_dir) {
   if (source == "synthetic") {
     Generator gen(1234);
-    data.features = uniform({kSyntheticSamples, 784}, 0.0, 1.0, gen);
-    data.labels.resize(kSyntheticSamples);
-    for (int64_t& y : data.labels) y = static_cast<int64_t>(gen.below(kClasses));
-    data.dataset_bytes = data.features.numel() * 4;
-    return data;
+    nn::DataSplits splits;
+    nn::Dataset& train = splits.train;
+    train = {"synthetic", uniform({kSyntheticSamples, 784}, 0.0, 1.0, gen),
+             std::vector<int64_t>(kSyntheticSamples), kClasses, Shape{784}};
+    for (int64_t& y : train.labels) y = static_cast<int64_t>(gen.below(kClasses));
+    splits.test = train;
+    return splits;
   }
   if (source != "mnist") fail("bench: --data must be mnist or synthetic, got '{}'", source);
   DataRequest request;
   request.spec = "mnist";
   request.data_dir = data_dir;
   request.normalize = "unit";
-  nn::DataSplits splits = load_data(request);
-  data.features = splits.train.features;
-  data.labels = std::move(splits.train.labels);
-  data.dataset_bytes = (splits.train.features.numel() + splits.test.features.numel()) * 4;
-  return data;
+  return load_data(request);
+}
+
+BenchData load_bench_data(const std::string& source, const std::string& data_dir) {
+  nn::DataSplits splits = load_bench_splits(source, data_dir);
+  return {source, splits.train.features, std::move(splits.train.labels)};
+}
+
+int64_t dataset_f32_bytes(const nn::DataSplits& splits) {
+  int64_t elements = 0;
+  std::vector<const TensorImpl*> counted;
+  for (const nn::Dataset* d : {&splits.train, &splits.validation, &splits.test}) {
+    const Tensor& f = d->features;
+    if (!f.defined() || std::find(counted.begin(), counted.end(), f.impl()) != counted.end()) {
+      continue;
+    }
+    counted.push_back(f.impl());
+    elements += f.numel();
+  }
+  return elements * 4;
 }
 
 BenchInputs make_bench_inputs(const BenchConfig& config, const BenchData& data, uint64_t seed) {

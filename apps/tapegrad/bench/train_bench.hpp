@@ -9,6 +9,7 @@
 
 #include "tapegrad/autograd/tensor.hpp"
 #include "tapegrad/bench/configs.hpp"
+#include "tapegrad/nn/dataset.hpp"
 
 namespace tapegrad::apps::bench {
 
@@ -17,13 +18,16 @@ struct BenchData {
   std::string source;  // "mnist" (the training split) or "synthetic"
   Tensor features;
   std::vector<int64_t> labels;
-  int64_t dataset_bytes = 0;  // the training and test features as f32
 };
 
-// "mnist" loads the MNIST training split (x / 255) from `data_dir` (empty: the
-// default data directory); "synthetic" draws 4,096 uniform samples of width 784
-// (for machines without the data, and for tests).
+// "mnist" loads MNIST (x / 255) from `data_dir` (empty: the default data
+// directory); "synthetic" draws 4,096 uniform samples of width 784 (for machines
+// without the data, and for tests), used as both the training and the test split.
+nn::DataSplits load_bench_splits(const std::string& source, const std::string& data_dir);
+// The training split of load_bench_splits, for the timed steps.
 BenchData load_bench_data(const std::string& source, const std::string& data_dir);
+// The bytes of the splits' features as f32, a tensor shared by two splits counted once.
+int64_t dataset_f32_bytes(const nn::DataSplits& splits);
 
 // What both engines start from: the batches of every step (warm-up included), one
 // shuffled pass after another with each epoch's last partial batch dropped, and
