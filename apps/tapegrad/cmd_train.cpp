@@ -105,9 +105,7 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   const nn::InitSpec init = nn::parse_init(c.init);
   const DType dtype = parse_dtype(c.dtype);
   if (c.threads > 0) set_num_threads(c.threads);
-  if (c.flush_denormal && !set_flush_denormal(true)) {
-    throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
-  }
+  if (c.flush_denormal) flush_denormals_or_fail();
   std::ofstream metrics_file, summary_file;
   if (!c.metrics_path.empty()) metrics_file = open_output(c.metrics_path, "--metrics");
   if (!c.summary_path.empty()) summary_file = open_output(c.summary_path, "--summary-json");

@@ -25,6 +25,10 @@ CLI::Validator parsed_by(std::function<void(const std::string&)> parse, std::str
 // PositiveNumber prints the whole double range).
 const CLI::Validator& positive();
 
+// --flush-denormal: set_flush_denormal(true), or a UsageError on processors
+// without the mode.
+void flush_denormals_or_fail();
+
 // Adds `tapegrad example`: a small network written directly with autograd ops.
 void add_example_command(CLI::App& app);
 // Adds `tapegrad train`: trains an MLP on a data set.

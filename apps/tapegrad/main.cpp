@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "tapegrad/autograd/error.hpp"
+#include "tapegrad/autograd/threads.hpp"
 #include "tapegrad/commands.hpp"
 
 namespace tapegrad::apps {
@@ -21,6 +22,12 @@ const CLI::Validator& positive() {
       },
       "POSITIVE");
   return validator;
+}
+
+void flush_denormals_or_fail() {
+  if (!set_flush_denormal(true)) {
+    throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
+  }
 }
 
 CLI::Validator parsed_by(std::function<void(const std::string&)> parse, std::string name) {

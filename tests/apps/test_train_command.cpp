@@ -154,3 +154,13 @@ TEST_CASE("train reads a CSV file and reports a bad field with its line") {
   CHECK(contains(r.output, "bad.csv:2: column 2 of 3"));
   CHECK(contains(r.output, "oops"));
 }
+
+TEST_CASE("train --flush-denormal trains as without it where no subnormal float arises") {
+  const CommandResult plain = run_tapegrad("train " + kToy + "--epochs 3 --seed 1");
+  const CommandResult flushed =
+      run_tapegrad("train " + kToy + "--epochs 3 --seed 1 --flush-denormal");
+  REQUIRE(plain.status == 0);
+  REQUIRE(flushed.status == 0);
+  auto final_line = [](const std::string& out) { return out.substr(out.rfind("test accuracy")); };
+  CHECK(final_line(flushed.output).substr(0, 40) == final_line(plain.output).substr(0, 40));
+}
