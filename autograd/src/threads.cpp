@@ -121,9 +121,9 @@ class Pool {
   }
 
  private:
-  // Claims and runs chunks of `generation` until none is left; false if the job
-  // word holds another generation.
-  bool claim_chunks(uint32_t generation) {
+  // Claims and runs chunks of `generation` until none is left (or the job word
+  // holds another generation).
+  void claim_chunks(uint32_t generation) {
     uint64_t w = job_.load(std::memory_order_acquire);
     while (generation_of(w) == generation && next_of(w) < total_of(w)) {
       const uint64_t claimed = pack(generation, next_of(w) + 1, total_of(w));
@@ -133,7 +133,6 @@ class Pool {
       done_.fetch_add(1, std::memory_order_acq_rel);
       w = job_.load(std::memory_order_acquire);
     }
-    return generation_of(w) == generation;
   }
 
   void work() {
