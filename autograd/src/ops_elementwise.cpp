@@ -3,7 +3,9 @@
 // second-order gradients. Masks that are locally constant (relu, abs, clamp,
 // maximum) are computed as plain tensors outside the graph.
 #include <cmath>
+#include <type_traits>
 
+#include "fast_math.hpp"
 #include "kernels.hpp"
 #include "tape.hpp"
 #include "tapegrad/autograd/ops.hpp"
@@ -287,12 +289,19 @@ void backward_clamp(BackwardContext& c) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = map_unary("sigmoid", x, [](auto u) {
-    using T = decltype(u);
-    // Split by sign so that exp never overflows.
-    if (u >= T(0)) return T(1) / (T(1) + std::exp(-u));
-    const T e = std::exp(u);
-    return e / (T(1) + e);
+  require_defined("sigmoid", x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    if constexpr (std::is_same_v<T, float>) {
+      fast_math::sigmoid(x.data<float>(), out.data<float>(), x.numel());
+    } else {
+      kernels::unary(x.data<T>(), out.data<T>(), x.numel(), [](T u) {
+        // Split by sign so that exp never overflows.
+        if (u >= T(0)) return T(1) / (T(1) + std::exp(-u));
+        const T e = std::exp(u);
+        return e / (T(1) + e);
+      });
+    }
   });
   if (Node* n = record(OpKind::sigmoid, {&x}, out)) save_output(n, 0, out);
   return out;
