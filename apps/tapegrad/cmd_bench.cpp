@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -70,11 +71,11 @@ BenchConfig with_overrides(BenchConfig config, const BenchCommand& c) {
   return config;
 }
 
-// The train-step configs: tapegrad, the GEMM-only time and optionally libtorch.
-json bench_train_step(const BenchConfig& config, const BenchData& data, int threads,
-                      const BenchCommand& c, const std::string& exchange_dir) {
-  const BenchInputs inputs = make_bench_inputs(config, data, c.seed);
-  const TrainStepResult ours = run_tapegrad_steps(config, data, inputs);
+// One thread count's figures, with its GEMM-only time and libtorch run (at the
+// current thread count).
+json describe_train_step(const BenchConfig& config, const BenchData& data, int threads,
+                         const TrainStepResult& ours, const BenchInputs& inputs,
+                         const BenchCommand& c, const std::string& exchange_dir) {
   const StepTiming gemm = run_gemm_only(config);
   const double flops = gemm_flops_per_step(config);
   const double step = ours.timing.median_step_seconds;
@@ -111,6 +112,32 @@ json bench_train_step(const BenchConfig& config, const BenchData& data, int thre
     r["speedup_vs_libtorch"] = torch.timing.median_step_seconds / step;
   }
   return r;
+}
+
+// A train-step config at each thread count: tapegrad, the GEMM-only time and
+// optionally libtorch. The thread counts take turns repeat by repeat (see
+// TapegradSteps), so their ratio is not skewed by the load changing between runs.
+std::vector<json> bench_train_step(const BenchConfig& config, const BenchData& data,
+                                   const BenchCommand& c, const std::string& exchange_dir) {
+  const BenchInputs inputs = make_bench_inputs(config, data, c.seed);
+  std::vector<std::unique_ptr<TapegradSteps>> runs;
+  for (int threads : c.threads) {
+    set_num_threads(threads);
+    runs.push_back(std::make_unique<TapegradSteps>(config, data, inputs));
+  }
+  for (int r = 0; r < config.repeats; ++r) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      set_num_threads(c.threads[i]);
+      runs[i]->time_repeat();
+    }
+  }
+  std::vector<json> results;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    set_num_threads(c.threads[i]);
+    results.push_back(describe_train_step(config, data, c.threads[i], runs[i]->result(), inputs, c,
+                                          exchange_dir));
+  }
+  return results;
 }
 
 // `tapegrad train`'s loop (fit) on MNIST for a few epochs: RSS after each.
@@ -279,35 +306,38 @@ void run_bench(const BenchCommand& c) {
   }
   json results = json::array();
   try {
-    for (int threads : c.threads) {
-      set_num_threads(threads);
-      for (const BenchConfig& b : configs) {
-        json r;
-        switch (b.kind) {
-          case BenchKind::train_step:
-            if (!data.features.defined()) data = load_bench_data(c.data, c.data_dir);
-            r = bench_train_step(b, data, threads, c, exchange.string());
+    for (const BenchConfig& b : configs) {
+      switch (b.kind) {
+        case BenchKind::train_step:
+          if (!data.features.defined()) data = load_bench_data(c.data, c.data_dir);
+          for (json& r : bench_train_step(b, data, c, exchange.string())) {
             print_train_step(r);
-            break;
-          case BenchKind::memory:
-            // Once, with the first thread count: memory does not depend on threads.
-            if (threads != c.threads.front()) continue;
-            // Measured from here: without the other configs' copy of the data, and
-            // with the kernel's peak RSS counter reset.
-            data = BenchData{};
-            release_cached_memory();
-            reset_peak_resident_bytes();
-            r = bench_memory(b, c, threads);
-            print_memory(r);
-            break;
-          case BenchKind::gradcheck:
-            r = bench_gradcheck(b, c, threads);
-            print_gradcheck(r);
-            break;
+            results.push_back(std::move(r));
+          }
+          break;
+        case BenchKind::memory: {
+          // Once, with the first thread count: memory does not depend on threads.
+          // Measured from here: without the other configs' copy of the data, and
+          // with the kernel's peak RSS counter reset.
+          set_num_threads(c.threads.front());
+          data = BenchData{};
+          release_cached_memory();
+          reset_peak_resident_bytes();
+          json r = bench_memory(b, c, c.threads.front());
+          print_memory(r);
+          results.push_back(std::move(r));
+          break;
         }
-        std::fflush(stdout);
-        results.push_back(r);
+        case BenchKind::gradcheck:
+          for (int threads : c.threads) {
+            set_num_threads(threads);
+            json r = bench_gradcheck(b, c, threads);
+            print_gradcheck(r);
+            results.push_back(std::move(r));
+          }
+          break;
       }
+      std::fflush(stdout);
     }
   } catch (...) {
     if (!exchange.empty()) fs::remove_all(exchange);
@@ -339,7 +369,8 @@ void add_bench_command(CLI::App& app) {
           "NAME"))
       ->capture_default_str();
   cmd->add_option("--threads", c->threads,
-                  "Thread counts to run each configuration with, e.g. 1,2 (each a run of its own)")
+                  "Thread counts to run each configuration with, e.g. 1,2 (train steps: the counts "
+                  "take turns repeat by repeat)")
       ->delimiter(',')
       ->check(positive())
       ->capture_default_str();

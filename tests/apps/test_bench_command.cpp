@@ -131,7 +131,7 @@ TEST_CASE("tapegrad bench: the GEMM flops per step, worked out from the layer si
 TEST_CASE("tapegrad bench: --threads 1,2 runs the config twice and prints the speedup") {
   CommandResult r;
   const json j =
-      run_bench_json("--config mlp-small-b64 --data synthetic --steps 20 --repeats 1 --threads 1,2",
+      run_bench_json("--config mlp-small-b64 --data synthetic --steps 20 --repeats 3 --threads 1,2",
                      "bench_threads.json", r);
   INFO(r.output);
   REQUIRE(r.status == 0);
@@ -142,6 +142,12 @@ TEST_CASE("tapegrad bench: --threads 1,2 runs the config twice and prints the sp
   CHECK(two["config"] == "mlp-small-b64");
   CHECK(one["threads"] == 1);
   CHECK(two["threads"] == 2);
+  // The two runs take turns repeat by repeat, each on its own model: both trained
+  // on the same batches from the same weights (nothing is split at this size), so
+  // they end at the same loss, and each timed all of its repeats.
+  CHECK(one["last_loss"].get<double>() == two["last_loss"].get<double>());
+  CHECK(one["repeat_step_seconds"].size() == 3);
+  CHECK(two["repeat_step_seconds"].size() == 3);
   CHECK(contains(r.output, " 1 thr  tapegrad"));
   CHECK(contains(r.output, " 2 thr  tapegrad"));
   // "mlp-small-b64    2 threads vs 1: 1.20x samples/s": the 2-thread rate over the 1-thread one.

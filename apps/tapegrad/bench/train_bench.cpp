@@ -100,50 +100,62 @@ StepTiming summarise_repeats(std::vector<double> repeat_step_seconds) {
   return t;
 }
 
-TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& data,
-                                   const BenchInputs& inputs) {
-  auto model = nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden});
-  const std::vector<Tensor> params = model->parameters();
+TapegradSteps::TapegradSteps(const BenchConfig& config, const BenchData& data,
+                             const BenchInputs& inputs)
+    : config_(config),
+      data_(data),
+      inputs_(inputs),
+      model_(nn::make_mlp({.sizes = config.sizes, .hidden = config.hidden})),
+      labels_(static_cast<size_t>(config.batch)) {
+  const std::vector<Tensor> params = model_->parameters();
   {
     NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) Tensor(params[i]).copy_(inputs.parameters[i]);
   }
-  nn::SGD optimizer(params, {.lr = config.lr, .momentum = config.momentum});
-  std::vector<int64_t> labels(static_cast<size_t>(config.batch));
-  Tensor loss;
-  int64_t step = 0;
-  auto train_steps = [&](int64_t count) {
-    for (int64_t s = 0; s < count; ++s, ++step) {
-      const std::span<const int64_t> idx(inputs.order.data() + step * config.batch,
-                                         static_cast<size_t>(config.batch));
-      for (size_t i = 0; i < idx.size(); ++i) labels[i] = data.labels[static_cast<size_t>(idx[i])];
-      const Tensor x = index_select(data.features, 0, idx);
-      loss = cross_entropy(model->forward(x), labels);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-    }
-  };
-  train_steps(config.warmup_steps);
+  optimizer_ = std::make_unique<nn::SGD>(
+      params, nn::SGDOptions{.lr = config.lr, .momentum = config.momentum});
+  // Reserved here so that recording a repeat is not counted as the steps' allocation.
+  repeat_step_seconds_.reserve(static_cast<size_t>(config.repeats));
+  train(config.warmup_steps);
+}
 
-  TrainStepResult result;
-  std::vector<double> repeats;
-  repeats.reserve(static_cast<size_t>(config.repeats));  // not counted as the steps' allocation
-  const int64_t rss_before = resident_bytes();
+void TapegradSteps::train(int64_t count) {
+  const int64_t batch = config_.batch;
+  for (int64_t s = 0; s < count; ++s, ++step_) {
+    const std::span<const int64_t> idx(inputs_.order.data() + step_ * batch,
+                                       static_cast<size_t>(batch));
+    for (size_t i = 0; i < idx.size(); ++i) labels_[i] = data_.labels[static_cast<size_t>(idx[i])];
+    const Tensor x = index_select(data_.features, 0, idx);
+    loss_ = cross_entropy(model_->forward(x), labels_);
+    optimizer_->zero_grad();
+    loss_.backward();
+    optimizer_->step();
+  }
+}
+
+void TapegradSteps::time_repeat() {
+  if (static_cast<int>(repeat_step_seconds_.size()) >= config_.repeats) {
+    fail("bench: {} repeats of {} were planned, no more inputs", config_.repeats, config_.name);
+  }
+  if (repeat_step_seconds_.empty()) rss_before_ = resident_bytes();
   const int64_t allocations_before = heap_allocation_count();
   const uint64_t pool_before = memory_stats().system_allocs;
-  for (int r = 0; r < config.repeats; ++r) {
-    const auto start = Clock::now();
-    train_steps(config.steps_per_repeat);
-    repeats.push_back(seconds_since(start) / static_cast<double>(config.steps_per_repeat));
-  }
-  const int64_t allocations = heap_allocation_count() - allocations_before +
-                              static_cast<int64_t>(memory_stats().system_allocs - pool_before);
-  result.allocations_per_step = static_cast<double>(allocations) /
-                                static_cast<double>(config.repeats * config.steps_per_repeat);
-  result.rss_growth_bytes = resident_bytes() - rss_before;
-  result.timing = summarise_repeats(std::move(repeats));
-  result.last_loss = loss.item();
+  const auto start = Clock::now();
+  train(config_.steps_per_repeat);
+  repeat_step_seconds_.push_back(seconds_since(start) /
+                                 static_cast<double>(config_.steps_per_repeat));
+  allocations_ += heap_allocation_count() - allocations_before +
+                  static_cast<int64_t>(memory_stats().system_allocs - pool_before);
+}
+
+TrainStepResult TapegradSteps::result() const {
+  TrainStepResult result;
+  const auto steps = static_cast<double>(repeat_step_seconds_.size()) *
+                     static_cast<double>(config_.steps_per_repeat);
+  result.allocations_per_step = static_cast<double>(allocations_) / steps;
+  result.rss_growth_bytes = resident_bytes() - rss_before_;
+  result.timing = summarise_repeats(repeat_step_seconds_);
+  result.last_loss = loss_.item();
   return result;
 }
 

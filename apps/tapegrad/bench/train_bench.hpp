@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tapegrad/autograd/tensor.hpp"
 #include "tapegrad/bench/configs.hpp"
 #include "tapegrad/nn/dataset.hpp"
+#include "tapegrad/nn/module.hpp"
+#include "tapegrad/nn/optim.hpp"
 
 namespace tapegrad::apps::bench {
 
@@ -54,10 +57,33 @@ struct TrainStepResult {
   double last_loss = 0;             // the loss of the last step, to compare engines
 };
 
-// Trains config's MLP (SGD with momentum, cross-entropy) from `inputs`, after its
-// warm-up steps, and times config.repeats repeats.
-TrainStepResult run_tapegrad_steps(const BenchConfig& config, const BenchData& data,
-                                   const BenchInputs& inputs);
+// config's MLP (SGD with momentum, cross-entropy) trained from `inputs`, timed one
+// repeat at a time, so that runs with several thread counts can take turns repeat
+// by repeat: a change in the machine's load then falls on all of them alike.
+class TapegradSteps {
+ public:
+  // Builds the model and runs the warm-up steps, with the current thread count.
+  TapegradSteps(const BenchConfig& config, const BenchData& data, const BenchInputs& inputs);
+  // Times the next config.steps_per_repeat steps, counting their allocations.
+  void time_repeat();
+  // The repeats timed so far (at least one).
+  TrainStepResult result() const;
+
+ private:
+  void train(int64_t steps);
+
+  const BenchConfig& config_;
+  const BenchData& data_;
+  const BenchInputs& inputs_;
+  std::shared_ptr<nn::Module> model_;
+  std::unique_ptr<nn::SGD> optimizer_;
+  std::vector<int64_t> labels_;
+  Tensor loss_;
+  int64_t step_ = 0;
+  std::vector<double> repeat_step_seconds_;
+  int64_t allocations_ = 0;
+  int64_t rss_before_ = 0;
+};
 
 // The same step's GEMMs (shapes and transpose flags as the tape issues them) on
 // preallocated buffers through cblas_sgemm, with OpenBLAS's own threads (as many
