@@ -190,8 +190,10 @@ StepTiming run_gemm_only(const BenchConfig& config) {
     }
   };
   // OpenBLAS with its own threads, as many as tapegrad uses (which otherwise keeps
-  // OpenBLAS single-threaded and splits products itself).
-  openblas_set_num_threads(get_num_threads());
+  // OpenBLAS single-threaded and splits products itself). At one thread it already
+  // is single-threaded: setting it again would restart its stopped threads, and one
+  // of them would spin in sched_yield through the measurement.
+  if (get_num_threads() > 1) openblas_set_num_threads(get_num_threads());
   run(config.warmup_steps);
   std::vector<double> repeats;
   for (int r = 0; r < config.repeats; ++r) {
