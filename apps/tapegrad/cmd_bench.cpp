@@ -158,6 +158,20 @@ json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads)
     epoch_rss.push_back(resident_bytes());
     epoch_seconds.push_back(e.seconds);
   };
+  // Allocations of fit's steps after the first epoch: counted from the end of an
+  // epoch's first batch to the end of its last, so that evaluation is left out.
+  int64_t steady_allocations = 0, steady_batches = 0, at_first_batch = 0;
+  auto allocations_now = [] {
+    return heap_allocation_count() + static_cast<int64_t>(memory_stats().system_allocs);
+  };
+  callbacks.on_batch = [&](int epoch, int64_t batch, int64_t batches, int64_t) {
+    if (epoch < 2) return;
+    if (batch == 1) at_first_batch = allocations_now();
+    if (batch == batches && batches > 1) {
+      steady_allocations += allocations_now() - at_first_batch;
+      steady_batches += batches - 1;
+    }
+  };
   const int64_t rss_before_training = resident_bytes();
   const nn::TrainResult result = nn::fit(*model, optimizer, nullptr, splits,
                                          nn::LossKind::cross_entropy, options, gen, callbacks);
@@ -173,7 +187,11 @@ json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads)
           {"epoch_seconds", epoch_seconds},
           {"peak_rss_bytes", peak_resident_bytes()},
           {"peak_rss_limit_bytes", limit},
-          {"test_accuracy", result.final_test.accuracy}};
+          {"test_accuracy", result.final_test.accuracy},
+          {"allocations_per_step_after_epoch_1",
+           steady_batches > 0
+               ? static_cast<double>(steady_allocations) / static_cast<double>(steady_batches)
+               : 0.0}};
 }
 
 json bench_gradcheck(const BenchConfig& config, const BenchCommand& c, int threads) {
@@ -230,10 +248,11 @@ void print_memory(const json& r) {
     per_epoch.push_back(fmt::format("{:.1f}", mib(b)));
   fmt::print(
       "{:<16} {:>2} thr  peak RSS {:.1f} MiB (limit: data {:.1f} MiB + 50 = {:.1f} MiB);"
-      " RSS after each epoch [{}] MiB; test accuracy {:.2f}%\n",
+      " RSS after each epoch [{}] MiB; {:.2f} allocs/step after epoch 1; test accuracy {:.2f}%\n",
       r["config"].get<std::string>(), r["threads"].get<int>(),
       mib(r["peak_rss_bytes"].get<int64_t>()), mib(r["dataset_f32_bytes"].get<int64_t>()),
       mib(r["peak_rss_limit_bytes"].get<int64_t>()), fmt::join(per_epoch, ", "),
+      r["allocations_per_step_after_epoch_1"].get<double>(),
       100.0 * r["test_accuracy"].get<double>());
 }
 

@@ -243,21 +243,30 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 
 namespace tapegrad {
 
-std::vector<int64_t> argmax_rows(const Tensor& x) {
+void argmax_rows(const Tensor& x, std::span<int64_t> out) {
   require_defined("argmax_rows", x);
   notify_untracked_read("argmax_rows", x);
   if (x.dim() != 2) fail("argmax_rows: expects a 2-D tensor, got shape {}", x.shape());
   const int64_t rows = x.shape()[0], cols = x.shape()[1];
   if (cols == 0) fail("argmax_rows: rows of shape {} are empty", x.shape());
-  std::vector<int64_t> result(static_cast<size_t>(rows));
+  if (static_cast<int64_t>(out.size()) != rows) {
+    fail("argmax_rows: the output has {} entries for the {} rows of shape {}", out.size(), rows,
+         x.shape());
+  }
   dispatch(x.dtype(), [&]<typename T>() {
     const T* p = x.data<T>();
     for (int64_t r = 0; r < rows; ++r) {
       int64_t best = 0;
       for (int64_t k = 1; k < cols; ++k) best = p[r * cols + k] > p[r * cols + best] ? k : best;
-      result[static_cast<size_t>(r)] = best;
+      out[static_cast<size_t>(r)] = best;
     }
   });
+}
+
+std::vector<int64_t> argmax_rows(const Tensor& x) {
+  // Sized 0 for a tensor that is not 2-D: the checks above then name the problem.
+  std::vector<int64_t> result(x.defined() && x.dim() == 2 ? static_cast<size_t>(x.shape()[0]) : 0);
+  argmax_rows(x, result);
   return result;
 }
 

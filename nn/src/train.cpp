@@ -30,18 +30,25 @@ std::span<const int64_t> BatchSampler::batch(int64_t b) const {
 }
 
 // ---- Metrics ----
-std::vector<int64_t> predict_classes(const Tensor& output, double threshold) {
+namespace {
+// predict_classes into `classes`, resized: a buffer kept across batches is not
+// reallocated, so a training step allocates nothing.
+void predict_into(const Tensor& output, double threshold, std::vector<int64_t>& classes) {
   if (output.dim() != 2) fail("predict_classes: expects [batch, outputs], got {}", output.shape());
-  if (output.shape()[1] > 1) return argmax_rows(output);
-  std::vector<int64_t> classes(static_cast<size_t>(output.shape()[0]));
-  const std::vector<double> v = output.to_vector();
-  for (size_t i = 0; i < v.size(); ++i) classes[i] = v[i] > threshold ? 1 : 0;
-  return classes;
+  classes.resize(static_cast<size_t>(output.shape()[0]));
+  if (output.shape()[1] > 1) {
+    argmax_rows(output, classes);
+    return;
+  }
+  dispatch(output.dtype(), [&]<typename T>() {
+    const T* p = output.data<T>();
+    for (size_t i = 0; i < classes.size(); ++i) classes[i] = p[i] > threshold ? 1 : 0;
+  });
 }
 
-namespace {
-int64_t count_correct(const Tensor& output, std::span<const int64_t> labels, double threshold) {
-  const std::vector<int64_t> predicted = predict_classes(output, threshold);
+int64_t count_correct(const Tensor& output, std::span<const int64_t> labels, double threshold,
+                      std::vector<int64_t>& predicted) {
+  predict_into(output, threshold, predicted);
   int64_t correct = 0;
   for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == labels[i] ? 1 : 0;
   return correct;
@@ -53,6 +60,12 @@ std::span<const int64_t> label_span(const Dataset& d, int64_t start, int64_t cou
 }
 }  // namespace
 
+std::vector<int64_t> predict_classes(const Tensor& output, double threshold) {
+  std::vector<int64_t> classes;
+  predict_into(output, threshold, classes);
+  return classes;
+}
+
 Metrics evaluate(Module& model, const Dataset& data, LossKind loss, int64_t batch_size,
                  double threshold) {
   Metrics m;
@@ -63,13 +76,14 @@ Metrics evaluate(Module& model, const Dataset& data, LossKind loss, int64_t batc
   model.eval();
   double loss_sum = 0;
   int64_t correct = 0;
+  std::vector<int64_t> predicted;
   for (int64_t start = 0; start < data.size(); start += batch_size) {
     const int64_t count = std::min(batch_size, data.size() - start);
     const Tensor x = narrow(data.features, 0, start, count);
     const Tensor out = model.forward(x);
     const auto labels = label_span(data, start, count);
     loss_sum += compute_loss(loss, out, labels).item() * static_cast<double>(count);
-    correct += count_correct(out, labels, threshold);
+    correct += count_correct(out, labels, threshold, predicted);
   }
   model.train(was_training);
   m.count = data.size();
@@ -144,13 +158,13 @@ TrainResult fit(Module& model, Optimizer& optimizer, LRScheduler* scheduler, con
 
   TrainResult result;
   using clock = std::chrono::steady_clock;
+  std::vector<int64_t> y, predicted;  // reused: a step allocates nothing once warm
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto start = clock::now();
     model.train();
     sampler.new_epoch();
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
-    std::vector<int64_t> y;  // reused: a step allocates nothing once warm
     for (int64_t b = 0; b < sampler.num_batches(); ++b) {
       const std::span<const int64_t> idx = sampler.batch(b);
       const Tensor x = index_select(train.features, 0, idx);
@@ -166,7 +180,7 @@ TrainResult fit(Module& model, Optimizer& optimizer, LRScheduler* scheduler, con
       if (options.clip_norm > 0) clip_grad_norm(params, options.clip_norm);
       optimizer.step();
       loss_sum += batch_loss * static_cast<double>(idx.size());
-      correct += count_correct(out.detach(), y, options.threshold);
+      correct += count_correct(out.detach(), y, options.threshold, predicted);
       seen += static_cast<int64_t>(idx.size());
       if (callbacks.on_batch_loss) callbacks.on_batch_loss(epoch, b + 1, batch_loss);
       if (callbacks.on_batch) callbacks.on_batch(epoch, b + 1, sampler.num_batches(), seen);

@@ -159,7 +159,7 @@ TEST_CASE("tapegrad bench: --threads 1,2 runs the config twice and prints the sp
   CHECK(std::abs(*speedup - ratio) <= 0.0051);
 }
 
-TEST_CASE("tapegrad bench: the memory config reports RSS after each epoch") {
+TEST_CASE("tapegrad bench: the memory config reports RSS after each epoch and fit's allocations") {
   CommandResult r;
   const json j =
       run_bench_json("--config memory --data synthetic --epochs 2", "bench_memory.json", r);
@@ -186,6 +186,10 @@ TEST_CASE("tapegrad bench: the memory config reports RSS after each epoch") {
   CHECK(m["rss_before_training_bytes"].get<int64_t>() > 0);
   CHECK(m["test_accuracy"].get<double>() >= 0);
   CHECK(m["test_accuracy"].get<double>() <= 1);
+  // fit (`tapegrad train`'s loop), once warm, allocates nothing per step: counted by
+  // the tapegrad program's counting operator new and the pool's system allocations.
+  CHECK(m["allocations_per_step_after_epoch_1"].get<double>() == 0.0);
+  CHECK(contains(r.output, "0.00 allocs/step after epoch 1"));
 }
 
 TEST_CASE("tapegrad bench: argument errors exit 2 before any benchmark runs") {

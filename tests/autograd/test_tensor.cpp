@@ -565,3 +565,25 @@ TEST_CASE("sigmoid in f32 is within 4 ulp of the exact value, subnormals include
   CHECK(s.data<float>()[3] == 0.5f);
   CHECK(s.data<float>()[4] == 0.0f);
 }
+
+TEST_CASE("argmax_rows: first maximum per row, into a vector or a caller's buffer") {
+  for (const DType dtype : {f32, f64}) {
+    // Rows: a clear maximum, a tie (the first wins), all negative.
+    const Tensor x = from_data({0, 5, 1, 2, 7, 7, -3, -1, -2}, Shape{3, 3}, dtype);
+    CHECK(argmax_rows(x) == std::vector<int64_t>{1, 1, 1});
+    const Tensor y = from_data({3, 1, 2, 9, 9, 0}, Shape{2, 3}, dtype);
+    std::vector<int64_t> out(2, -1);
+    argmax_rows(y, out);
+    CHECK(out == std::vector<int64_t>{0, 0});
+  }
+  std::vector<int64_t> three(3);
+  {
+    const std::string msg = error_message([&] { argmax_rows(zeros({2, 4}), three); });
+    CHECK(contains(msg, "argmax_rows"));
+    CHECK(contains(msg, "3 entries"));
+    CHECK(contains(msg, "2 rows"));
+    CHECK(contains(msg, "[2, 4]"));
+  }
+  CHECK_THROWS_WITH_AS(argmax_rows(zeros({6})), doctest::Contains("expects a 2-D tensor"), Error);
+  CHECK_THROWS_WITH_AS(argmax_rows(zeros({3, 0}), three), doctest::Contains("are empty"), Error);
+}

@@ -117,6 +117,8 @@ Tensor less(const Tensor& a, const Tensor& b);
 Tensor equal(const Tensor& a, const Tensor& b);
 // Index of the maximum along the last axis of a 2-D tensor, one per row (first on ties).
 std::vector<int64_t> argmax_rows(const Tensor& x);
+// The same into `out`, which must have one entry per row; allocates nothing.
+void argmax_rows(const Tensor& x, std::span<int64_t> out);
 
 // ---- Operators ----
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
