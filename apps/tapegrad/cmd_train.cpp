@@ -148,7 +148,7 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   to.patience = c.patience;
   to.clip_norm = c.clip_norm;
   to.target_loss = c.target_loss;
-  to.threshold = head == nn::Activation::sigmoid ? 0.5 : 0.0;
+  to.threshold = nn::decision_threshold(head);
 
   fmt::print("{}: {} train / {} validation / {} test samples, {} features, {} classes\n",
              c.data.spec, data.train.size(), data.validation.size(), data.test.size(), width,

@@ -66,6 +66,8 @@ std::vector<int64_t> predict_classes(const Tensor& output, double threshold) {
   return classes;
 }
 
+double decision_threshold(Activation head) { return head == Activation::sigmoid ? 0.5 : 0.0; }
+
 Metrics evaluate(Module& model, const Dataset& data, LossKind loss, int64_t batch_size,
                  double threshold) {
   Metrics m;

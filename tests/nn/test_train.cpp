@@ -39,6 +39,10 @@ TEST_CASE("predict_classes: argmax, or a threshold for one output") {
   const Tensor single = from_data({0.2, 0.6, -0.1}, {3, 1});
   CHECK(predict_classes(single, 0.5) == std::vector<int64_t>{0, 1, 0});
   CHECK(predict_classes(single, 0.0) == std::vector<int64_t>{1, 1, 0});
+  // A sigmoid head gives probabilities (threshold 0.5); any other head a score (0).
+  CHECK(decision_threshold(Activation::sigmoid) == 0.5);
+  CHECK(decision_threshold(Activation::identity) == 0.0);
+  CHECK(decision_threshold(Activation::tanh) == 0.0);
 }
 
 TEST_CASE("confusion_matrix counts [true][predicted]") {

@@ -63,7 +63,7 @@ RunResult Trainer::operator()(const PlannedRun& run, uint64_t seed) {
                                  .l1 = c.l1,
                                  .l2 = c.l2,
                                  .patience = c.patience,
-                                 .threshold = head == nn::Activation::sigmoid ? 0.5 : 0.0,
+                                 .threshold = nn::decision_threshold(head),
                                  .target_loss = c.target_loss};
 
   ProgressBar bar;

@@ -33,6 +33,9 @@ class BatchSampler {
 // Class per row: argmax for outputs wider than 1; for one output, 1 when it
 // exceeds `threshold` (0.5 for a sigmoid head, 0 for logits).
 std::vector<int64_t> predict_classes(const Tensor& output, double threshold = 0.5);
+// The threshold for a one-output model with this head: 0.5 for a sigmoid (its
+// output is a probability), 0 otherwise (a logit or a raw score).
+double decision_threshold(Activation head);
 
 struct Metrics {
   double loss = std::numeric_limits<double>::quiet_NaN();
