@@ -332,6 +332,23 @@ TEST_CASE("tensor: the storage pool reuses freed buffers") {
   }
 }
 
+// Tensors over 32 MiB are not pooled: they go back to the system when freed, and
+// they start on a 2 MiB boundary, in whole 2 MiB units, so that the kernel can back
+// them with transparent huge pages.
+TEST_CASE("tensor: large buffers bypass the pool, aligned to 2 MiB for huge pages") {
+  const MemoryStats before = memory_stats();
+  constexpr size_t kHugePage = size_t{2} << 20;
+  {
+    const Tensor t = zeros({(int64_t{33} << 20) / 4 + 5}, f32);  // 33 MiB + 20 bytes
+    CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % kHugePage == 0);
+    CHECK(memory_stats().bytes_in_use - before.bytes_in_use == 34 * (size_t{1} << 20));
+    CHECK(memory_stats().system_allocs == before.system_allocs + 1);
+    CHECK(t.data<float>()[t.numel() - 1] == 0.0f);  // the whole extent is usable
+  }
+  CHECK(memory_stats().bytes_in_use == before.bytes_in_use);
+  CHECK(memory_stats().bytes_cached == before.bytes_cached);  // returned, not cached
+}
+
 // ---- Printing ----
 
 TEST_CASE("tensor: printing") {
