@@ -161,14 +161,11 @@ json bench_memory(const BenchConfig& config, const BenchCommand& c, int threads)
   // Allocations of fit's steps after the first epoch: counted from the end of an
   // epoch's first batch to the end of its last, so that evaluation is left out.
   int64_t steady_allocations = 0, steady_batches = 0, at_first_batch = 0;
-  auto allocations_now = [] {
-    return heap_allocation_count() + static_cast<int64_t>(memory_stats().system_allocs);
-  };
   callbacks.on_batch = [&](int epoch, int64_t batch, int64_t batches, int64_t) {
     if (epoch < 2) return;
-    if (batch == 1) at_first_batch = allocations_now();
+    if (batch == 1) at_first_batch = allocation_count();
     if (batch == batches && batches > 1) {
-      steady_allocations += allocations_now() - at_first_batch;
+      steady_allocations += allocation_count() - at_first_batch;
       steady_batches += batches - 1;
     }
   };

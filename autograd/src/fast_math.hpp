@@ -2,7 +2,7 @@
 // vectorise (the library is built with -fno-trapping-math, which lets it turn the
 // selects below into masks). std::exp is a library call per element, which kept
 // sigmoid at about 1 GB/s; these keep f32 results within a few ulp of the exact
-// values (test_op_gradients.cpp bounds the error). f64 keeps std::exp.
+// values (tests/autograd/test_tensor.cpp bounds the error). f64 keeps std::exp.
 #pragma once
 
 #include <bit>

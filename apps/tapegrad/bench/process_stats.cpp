@@ -3,6 +3,8 @@
 #include <fstream>
 #include <string>
 
+#include "tapegrad/autograd/tensor.hpp"
+
 namespace tapegrad::apps::bench {
 
 namespace {
@@ -25,6 +27,10 @@ bool reset_peak_resident_bytes() {
   out << "5";
   out.flush();
   return static_cast<bool>(out);
+}
+
+int64_t allocation_count() {
+  return heap_allocation_count() + static_cast<int64_t>(memory_stats().system_allocs);
 }
 
 }  // namespace tapegrad::apps::bench

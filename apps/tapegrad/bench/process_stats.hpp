@@ -16,5 +16,8 @@ bool reset_peak_resident_bytes();
 
 // Calls of operator new (every form) since the program started.
 int64_t heap_allocation_count();
+// What the benchmark counts as a step's allocations: heap_allocation_count() plus
+// the tensor pool's calls to the system allocator.
+int64_t allocation_count();
 
 }  // namespace tapegrad::apps::bench

@@ -138,14 +138,12 @@ void TapegradSteps::time_repeat() {
     fail("bench: {} repeats of {} were planned, no more inputs", config_.repeats, config_.name);
   }
   if (repeat_step_seconds_.empty()) rss_before_ = resident_bytes();
-  const int64_t allocations_before = heap_allocation_count();
-  const uint64_t pool_before = memory_stats().system_allocs;
+  const int64_t allocations_before = allocation_count();
   const auto start = Clock::now();
   train(config_.steps_per_repeat);
   repeat_step_seconds_.push_back(seconds_since(start) /
                                  static_cast<double>(config_.steps_per_repeat));
-  allocations_ += heap_allocation_count() - allocations_before +
-                  static_cast<int64_t>(memory_stats().system_allocs - pool_before);
+  allocations_ += allocation_count() - allocations_before;
 }
 
 TrainStepResult TapegradSteps::result() const {
