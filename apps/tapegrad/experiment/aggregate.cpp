@@ -109,17 +109,24 @@ std::string difference_line(const AggregatedRow& row, const Column& column, cons
   return fmt::format("{}, {}: tapegrad {} vs report {}", row.label, column.header,
                      format_stats(cell.stats, column), format_published(cell.published, column));
 }
+
+// Calls fn(row, column, cell) for each cell of `t` that differs from the report.
+template <typename Fn>
+void for_each_difference(const AggregatedTable& t, Fn fn) {
+  for (const AggregatedRow& row : t.rows) {
+    for (size_t c = 0; c < row.cells.size(); ++c) {
+      const Cell& cell = row.cells[c];
+      if (cell.agreement == Agreement::differs) fn(row, t.table->columns[c], cell);
+    }
+  }
+}
 }  // namespace
 
 std::vector<std::string> differences(const AggregatedTable& t) {
   std::vector<std::string> out;
-  for (const AggregatedRow& row : t.rows) {
-    for (size_t c = 0; c < row.cells.size(); ++c) {
-      const Cell& cell = row.cells[c];
-      if (cell.agreement != Agreement::differs) continue;
-      out.push_back(difference_line(row, t.table->columns[c], cell));
-    }
-  }
+  for_each_difference(t, [&](const AggregatedRow& row, const Column& column, const Cell& cell) {
+    out.push_back(difference_line(row, column, cell));
+  });
   return out;
 }
 
@@ -127,16 +134,11 @@ std::vector<std::string> differences(const std::vector<AggregatedTable>& tables)
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const AggregatedTable& t : tables) {
-    for (const AggregatedRow& row : t.rows) {
-      for (size_t c = 0; c < row.cells.size(); ++c) {
-        const Cell& cell = row.cells[c];
-        if (cell.agreement != Agreement::differs) continue;
-        const Column& column = t.table->columns[c];
-        const std::string key = fmt::format("{}|{}|{}|{}", row.run_id, metric_name(column.metric),
-                                            *cell.published.value, cell.published.text);
-        if (seen.insert(key).second) out.push_back(difference_line(row, column, cell));
-      }
-    }
+    for_each_difference(t, [&](const AggregatedRow& row, const Column& column, const Cell& cell) {
+      const std::string key = fmt::format("{}|{}|{}|{}", row.run_id, metric_name(column.metric),
+                                          *cell.published.value, cell.published.text);
+      if (seen.insert(key).second) out.push_back(difference_line(row, column, cell));
+    });
   }
   return out;
 }

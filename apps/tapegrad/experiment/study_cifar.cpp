@@ -31,11 +31,15 @@ struct Approximate {
 };
 const std::vector<Approximate> kApproximate = {{"lr-0.001", 0.38, "around 38%"},
                                                {"tanh-128-128", 0.39, "about 39%"}};
-std::string approximate_text(const std::string& id) {
+const Approximate* find_approximate(const std::string& id) {
   for (const Approximate& a : kApproximate) {
-    if (id == a.id) return std::string(a.words) + " (in words; not compared)";
+    if (id == a.id) return &a;
   }
-  return "";
+  return nullptr;
+}
+std::string approximate_text(const std::string& id) {
+  const Approximate* a = find_approximate(id);
+  return a ? std::string(a->words) + " (in words; not compared)" : "";
 }
 
 struct Variant {
@@ -346,11 +350,8 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
     if (cifar) {
       const auto it = published.find(ids[i]);
       bars.rows.back().push_back(it == published.end() ? std::nan("") : 100 * it->second);
-      double words = std::nan("");
-      for (const Approximate& a : kApproximate) {
-        if (ids[i] == a.id) words = 100 * a.accuracy;
-      }
-      bars.rows.back().push_back(words);
+      const Approximate* words = find_approximate(ids[i]);
+      bars.rows.back().push_back(words ? 100 * words->accuracy : std::nan(""));
     }
     xtics += fmt::format("{}'{}' {}", i ? ", " : "", ids[i], i);
   }
