@@ -184,9 +184,7 @@ void add_experiment_command(CLI::App& app) {
   cmd->add_option("--seeds", c->seeds, "Seeds per configuration (default: the mode's)")
       ->check(positive());
   cmd->add_option("--out", c->out, "Output directory (default: runs/NAME)");
-  cmd->add_option("--threads", c->threads, "Threads for large matrix products (set_num_threads; 0: leave the default)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_threads_option(cmd, c->threads);
   cmd->add_option("--data-dir", c->data_dir,
                   "Directory of data sets (default: $TAPEGRAD_DATA_DIR or <source>/data); for "
                   "cifar10-regularization, where cifar-10-batches-bin is");

@@ -301,10 +301,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   // One thread by default: a 784-128-10 network's products are small, and two
   // threads gain little on them (see README, Performance).
-  cmd->add_option("--threads", c->threads,
-                  "Threads for large matrix products (set_num_threads; 0: leave the default)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_threads_option(cmd, c->threads);
   cmd->add_flag("--flush-denormal", c->flush_denormal,
                 "Treat subnormal floats as zero: faster per-sample SGD (set_flush_denormal)");
   cmd->add_option("--bias", c->bias, "Linear layers have biases")->capture_default_str();

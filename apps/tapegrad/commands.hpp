@@ -29,6 +29,10 @@ const CLI::Validator& positive();
 // without the mode.
 void flush_denormals_or_fail();
 
+// --threads N of train and experiment: the threads of large matrix products
+// (set_num_threads), 0 to leave the default.
+void add_threads_option(CLI::App* cmd, int& threads);
+
 // Adds `tapegrad example`: a small network written directly with autograd ops.
 void add_example_command(CLI::App& app);
 // Adds `tapegrad train`: trains an MLP on a data set.

@@ -24,6 +24,13 @@ const CLI::Validator& positive() {
   return validator;
 }
 
+void add_threads_option(CLI::App* cmd, int& threads) {
+  cmd->add_option("--threads", threads,
+                  "Threads for large matrix products (set_num_threads; 0: leave the default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
 void flush_denormals_or_fail() {
   if (!set_flush_denormal(true)) {
     throw UsageError("--flush-denormal: this processor has no flush-to-zero mode");
