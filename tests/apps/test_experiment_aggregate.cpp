@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "tapegrad/autograd/error.hpp"
 #include "tapegrad/experiment/aggregate.hpp"
 #include "tapegrad/experiment/figures.hpp"
 #include "tapegrad/experiment/plot.hpp"
@@ -153,6 +154,26 @@ TEST_CASE("mean curves average the seeds that reached each epoch") {
   REQUIRE(f.rows.size() == 2);  // the first seed alone
   CHECK(f.rows[1] == std::vector<double>{2, 5, 0});
   CHECK(csv_text({"d.csv", {"x", "y"}, {{1, 0.5}, {2, kNan}}}) == "x,y\n1,0.5\n2,nan\n");
+}
+
+TEST_CASE("split curves: loss and accuracy (in %) on the three splits, one file each") {
+  const Results results = {result("a", 0, 0.9, {1.0, 0.5})};
+  const auto [loss, accuracy] =
+      split_curves("data/base", runs_of(results, "a"), {"training", "validation", "test"});
+  CHECK(loss.name == "data/base_loss.csv");
+  CHECK(accuracy.name == "data/base_accuracy.csv");
+  const std::vector<std::string> header = {"epoch",           "training_mean",  "training_std",
+                                           "validation_mean", "validation_std", "test_mean",
+                                           "test_std"};
+  CHECK(loss.header == header);
+  CHECK(accuracy.header == header);
+  REQUIRE(loss.rows.size() == 2);
+  CHECK(loss.rows[1][1] == 0.5);                      // training loss, epoch 2
+  CHECK(accuracy.rows[1][3] == doctest::Approx(60));  // validation accuracy x 100
+  CHECK(accuracy.rows[0][5] == doctest::Approx(90));  // test accuracy x 100
+  CHECK_THROWS_WITH_AS(split_curves("data/x", runs_of(results, "a"), {"training", "test"}),
+                       doctest::Contains("split_curves: 2 labels for the 3 splits"),
+                       tapegrad::Error);
 }
 
 TEST_CASE("a result survives its JSON file, missing values included") {

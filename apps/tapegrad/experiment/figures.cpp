@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "tapegrad/autograd/error.hpp"
+
 namespace tapegrad::apps::experiment {
 
 DataFile curve_file(const std::string& name, const Results& results,
@@ -40,6 +42,19 @@ DataFile curve_file(const std::string& name, const std::vector<CurveColumn>& col
     f.rows.push_back(std::move(row));
   }
   return f;
+}
+
+SplitCurves split_curves(const std::string& stem, const std::vector<const RunResult*>& runs,
+                         const std::vector<std::string>& labels) {
+  if (labels.size() != 3) tapegrad::fail("split_curves: {} labels for the 3 splits", labels.size());
+  return {curve_file(stem + "_loss.csv", {{labels[0], runs, Curve::train_loss},
+                                          {labels[1], runs, Curve::val_loss},
+                                          {labels[2], runs, Curve::test_loss}}),
+          curve_file(stem + "_accuracy.csv",
+                     {{labels[0], runs, Curve::train_accuracy},
+                      {labels[1], runs, Curve::val_accuracy},
+                      {labels[2], runs, Curve::test_accuracy}},
+                     100)};
 }
 
 std::vector<Series> curve_series(const std::string& file, const std::vector<std::string>& titles,

@@ -25,6 +25,15 @@ struct CurveColumn {
 DataFile curve_file(const std::string& name, const std::vector<CurveColumn>& columns,
                     double scale = 1.0);
 
+// The loss and the accuracy (in %) of `runs` on the training, validation and test
+// splits, per epoch: `<stem>_loss.csv` and `<stem>_accuracy.csv`, one column per
+// split, labelled by `labels` in that order.
+struct SplitCurves {
+  DataFile loss, accuracy;
+};
+SplitCurves split_curves(const std::string& stem, const std::vector<const RunResult*>& runs,
+                         const std::vector<std::string>& labels);
+
 // One line per title, from column first + stride * k (a curve_file's means by
 // default), titled by `titles`.
 std::vector<Series> curve_series(const std::string& file, const std::vector<std::string>& titles,

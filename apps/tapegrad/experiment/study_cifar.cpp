@@ -396,15 +396,8 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
   acc.panels.push_back(p);
 
   const std::vector<const RunResult*> base = runs_of(results, "tanh-128");
-  const DataFile base_loss =
-      curve_file("data/base_loss.csv", {{"training", base, Curve::train_loss},
-                                        {"validation", base, Curve::val_loss},
-                                        {"test", base, Curve::test_loss}});
-  const DataFile base_acc = curve_file("data/base_accuracy.csv",
-                                       {{"training", base, Curve::train_accuracy},
-                                        {"validation", base, Curve::val_accuracy},
-                                        {"test", base, Curve::test_accuracy}},
-                                       100);
+  const std::vector<std::string> split_titles = {"training", "validation", "test"};
+  const auto [base_loss, base_acc] = split_curves("data/base", base, split_titles);
   out.data.push_back(base_loss);
   out.data.push_back(base_acc);
   Figure curves{
@@ -417,7 +410,6 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
       2,
       "tanh, 128 hidden units, momentum, lr 0.01, batch 128 (mean over " + seed_count + ")",
       {}};
-  const std::vector<std::string> split_titles = {"training", "validation", "test"};
   curves.panels.push_back(
       epoch_panel("Loss", "cross-entropy", base_loss,
                   curve_series(base_loss.name, split_titles, "linespoints lw 2"), "top right"));

@@ -114,16 +114,9 @@ StudyReport report_parts(const StudyPlan& plan, const Results& results) {
   StudyReport out;
   // Train / validation / test curves of the default network (report Figs. 6-9).
   const std::vector<const RunResult*> w20 = runs_of(results, "w20");
-  const DataFile loss = curve_file("data/default_loss.csv", {{"train", w20, Curve::train_loss},
-                                                             {"validation", w20, Curve::val_loss},
-                                                             {"test", w20, Curve::test_loss}});
-  const DataFile acc = curve_file("data/default_accuracy.csv",
-                                  {{"train", w20, Curve::train_accuracy},
-                                   {"validation", w20, Curve::val_accuracy},
-                                   {"test", w20, Curve::test_accuracy}},
-                                  100);
-  out.data = {loss, acc};
   const std::vector<std::string> split_titles = {"train", "validation", "test"};
+  const auto [loss, acc] = split_curves("data/default", w20, split_titles);
+  out.data = {loss, acc};
   Figure def{"default_curves",
              "Loss and accuracy of 784-20-10 (lr 1e-3 in the report's units) on the train, "
              "validation and test sets, mean over seeds (report Figs. 6-9)",
