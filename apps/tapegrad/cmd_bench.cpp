@@ -22,6 +22,7 @@
 #include "tapegrad/commands.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/train.hpp"
+#include "tapegrad/output_file.hpp"
 
 namespace tapegrad::apps {
 
@@ -286,15 +287,8 @@ void run_bench(const BenchCommand& c) {
   std::string program;
   if (c.vs_libtorch) program = libtorch_baseline_path();  // fail before any work
   if (c.flush_denormal) flush_denormals_or_fail();
-  if (!c.json_path.empty()) {
-    // Checked before any benchmark runs, without creating the file.
-    const fs::path parent = fs::absolute(c.json_path).parent_path();
-    if (!fs::is_directory(parent) || access(parent.c_str(), W_OK) != 0) {
-      throw UsageError(
-          fmt::format("--json: cannot write '{}': directory '{}' is missing or not writable",
-                      c.json_path, parent.string()));
-    }
-  }
+  // Checked before any benchmark runs; the file itself is written at the end.
+  if (!c.json_path.empty()) prepare_output_file(c.json_path, "--json");
   json machine = machine_description();
   machine["flush_denormal"] = c.flush_denormal;
   fmt::print("tapegrad bench on {} ({} cores online), {}\n", machine["cpu"].get<std::string>(),
@@ -362,9 +356,9 @@ void run_bench(const BenchCommand& c) {
   if (!exchange.empty()) fs::remove_all(exchange);
   print_thread_speedups(results, c.threads);
   if (!c.json_path.empty()) {
-    std::ofstream out(c.json_path, std::ios::trunc);
+    std::ofstream out = open_output_file(c.json_path, "--json");
     out << json{{"machine", machine}, {"results", results}}.dump(2) << "\n";
-    if (!out) fail("bench: cannot write '{}'", c.json_path);
+    if (!out) fail("--json: cannot write '{}'", c.json_path);
   }
 }
 

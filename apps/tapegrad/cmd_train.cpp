@@ -14,6 +14,7 @@
 #include "tapegrad/commands.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/train.hpp"
+#include "tapegrad/output_file.hpp"
 
 namespace tapegrad::apps {
 
@@ -87,13 +88,6 @@ std::unique_ptr<nn::LRScheduler> make_schedule(const ScheduleSpec& s, nn::Optimi
   return nullptr;
 }
 
-// Opens an output file now, so that an unwritable path fails before training.
-std::ofstream open_output(const std::string& path, const char* option) {
-  std::ofstream out(path);
-  if (!out) fail("{}: cannot write '{}'", option, path);
-  return out;
-}
-
 double or_null(double v) { return v; }
 
 int run_train(const TrainCommand& c, const CLI::App& cmd) {
@@ -106,9 +100,10 @@ int run_train(const TrainCommand& c, const CLI::App& cmd) {
   const DType dtype = parse_dtype(c.dtype);
   if (c.threads > 0) set_num_threads(c.threads);
   if (c.flush_denormal) flush_denormals_or_fail();
+  // Opened now, so that an unwritable path fails before training.
   std::ofstream metrics_file, summary_file;
-  if (!c.metrics_path.empty()) metrics_file = open_output(c.metrics_path, "--metrics");
-  if (!c.summary_path.empty()) summary_file = open_output(c.summary_path, "--summary-json");
+  if (!c.metrics_path.empty()) metrics_file = open_output_file(c.metrics_path, "--metrics");
+  if (!c.summary_path.empty()) summary_file = open_output_file(c.summary_path, "--summary-json");
 
   nn::DataSplits data = apps::load_data(c.data);
   const int64_t width = data.train.input_width();

@@ -14,6 +14,7 @@
 #include "tapegrad/nn/closed_form.hpp"
 #include "tapegrad/nn/init.hpp"
 #include "tapegrad/nn/loss.hpp"
+#include "tapegrad/output_file.hpp"
 
 namespace tapegrad::apps {
 
@@ -319,10 +320,7 @@ int run_gradcheck(const GradcheckCommand& c, std::ostream& out) {
     throw UsageError("--second-order needs --dtype f64 (the f32 gradients are not recorded)");
   }
   std::ofstream json_file;
-  if (!c.json_path.empty()) {
-    json_file.open(c.json_path);
-    if (!json_file) throw UsageError(fmt::format("--json: cannot write '{}'", c.json_path));
-  }
+  if (!c.json_path.empty()) json_file = open_output_file(c.json_path, "--json");
 
   std::vector<NamedInput> inputs;
   for (const auto& [name, t] : p.model64->named_parameters()) inputs.push_back({name, t});

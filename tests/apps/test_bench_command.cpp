@@ -193,7 +193,10 @@ TEST_CASE("tapegrad bench: the memory config reports RSS after each epoch and fi
 }
 
 TEST_CASE("tapegrad bench: argument errors exit 2 before any benchmark runs") {
-  const std::pair<const char*, const char*> bad[] = {
+  // A regular file where --json needs a directory.
+  const std::string plain = temp_path("plain.txt");
+  std::ofstream(plain) << "a file\n";
+  const std::pair<std::string, std::string> bad[] = {
       {"--config foo",
        "--config: unknown benchmark configuration 'foo'; valid: memory, mlp-small-b64, "
        "mlp-small-b1, mlp-large-b256, gradcheck, all"},
@@ -202,14 +205,13 @@ TEST_CASE("tapegrad bench: argument errors exit 2 before any benchmark runs") {
       {"--data foo", "--data: foo not in"},
       {"--repeats 0", "--repeats: must be a number greater than 0, got '0'"},
       {"--steps 0", "--steps: must be a number greater than 0, got '0'"},
-      {"--config mlp-small-b64 --data synthetic --steps 20 --repeats 1 --json "
-       "/nonexistent-tapegrad-dir/bench.json",
-       "--json: cannot write '/nonexistent-tapegrad-dir/bench.json': directory "
-       "'/nonexistent-tapegrad-dir' is missing or not writable"},
+      {"--config mlp-small-b64 --data synthetic --steps 20 --repeats 1 --json " + plain + "/b.json",
+       "--json: cannot write '" + plain + "/b.json': cannot create directory '" + plain +
+           "': Not a directory"},
   };
   for (const auto& [args, message] : bad) {
     CAPTURE(args);
-    const CommandResult r = run_tapegrad(std::string("bench ") + args);
+    const CommandResult r = run_tapegrad("bench " + args);
     CHECK(r.status == 2);
     CHECK_MESSAGE(contains(r.output, message), r.output);
     CHECK_FALSE(contains(r.output, "tapegrad bench on"));  // nothing was timed

@@ -3,6 +3,7 @@
 // step sweep; and the executable's exit statuses and argument errors.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -16,6 +17,7 @@ namespace {
 
 using namespace tapegrad;
 using apps::GradcheckCommand;
+namespace fs = std::filesystem;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -220,8 +222,10 @@ TEST_CASE("gradcheck command: argument errors found while running are UsageError
   CHECK_THROWS_WITH_AS(run(c, out), "--batch 50: 'xor' has only 21 training samples",
                        apps::UsageError);
   c = small();
-  c.json_path = "/nonexistent-dir/x.json";
-  CHECK_THROWS_WITH_AS(run(c, out), "--json: cannot write '/nonexistent-dir/x.json'",
+  c.json_path = temp_path("gradcheck_results.json");  // a directory where the file must be
+  fs::create_directories(c.json_path);
+  CHECK_THROWS_WITH_AS(run(c, out),
+                       ("--json: cannot write '" + c.json_path + "': it is a directory").c_str(),
                        apps::UsageError);
   c = small();
   c.closed_form = "009";

@@ -2,6 +2,7 @@
 // repeating a run from its summary.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,6 +12,7 @@
 
 namespace {
 using test_helpers::contains;
+namespace fs = std::filesystem;
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -72,11 +74,29 @@ TEST_CASE("train names missing data and how to fetch it") {
 }
 
 TEST_CASE("train fails before training when an output file cannot be written") {
+  const std::string plain = temp_path("train_plain.txt");  // a file where a directory must be
+  std::ofstream(plain) << "a file\n";
   const CommandResult r =
-      run_tapegrad("train " + kToy + "--epochs 2 --metrics /nonexistent-dir/m.csv");
-  CHECK(r.status == 1);
-  CHECK(contains(r.output, "--metrics: cannot write '/nonexistent-dir/m.csv'"));
+      run_tapegrad("train " + kToy + "--epochs 2 --metrics " + plain + "/m.csv");
+  CHECK(r.status == 2);
+  CHECK_MESSAGE(contains(r.output, "--metrics: cannot write '" + plain +
+                                       "/m.csv': cannot create "
+                                       "directory '" +
+                                       plain + "': Not a directory"),
+                r.output);
   CHECK_FALSE(contains(r.output, "train loss"));
+}
+
+TEST_CASE("train creates the missing directories of its output files") {
+  const fs::path dir = temp_path("train_outputs");
+  fs::remove_all(dir);
+  const CommandResult r = run_tapegrad("train " + kToy + "--epochs 2 --metrics " +
+                                       (dir / "m" / "metrics.csv").string() + " --summary-json " +
+                                       (dir / "s" / "summary.json").string());
+  REQUIRE_MESSAGE(r.status == 0, r.output);
+  CHECK(contains(read_file((dir / "m" / "metrics.csv").string()), "epoch,train_loss"));
+  CHECK(nlohmann::json::parse(read_file((dir / "s" / "summary.json").string()))
+            .contains("test_accuracy"));
 }
 
 TEST_CASE("train on report 004's linear set converges below the target loss") {
