@@ -300,8 +300,9 @@ void run_bench(const BenchCommand& c) {
   if (c.vs_libtorch) {
     fmt::print(
         "libtorch runs the same steps in its own process: the same data, batch order, initial "
-        "weights and optimiser settings, with the same thread count "
-        "(torch::set_num_threads).\n");
+        "weights and optimiser settings, with the same thread count for its matrix products "
+        "(OPENBLAS_NUM_THREADS; torch::set_num_threads(1), so that its two thread pools do not "
+        "contend).\n");
   }
   fmt::print("Subnormal floats: {}.\n", c.flush_denormal
                                             ? "flushed to zero (FTZ/DAZ) in both engines"

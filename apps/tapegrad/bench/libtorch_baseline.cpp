@@ -55,16 +55,18 @@ LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig&
     }
     if (!out) fail("bench: cannot write {}", (dir / "params.f32").string());
   }
-  // libtorch's OpenBLAS has threads of its own, which torch::set_num_threads does
-  // not set: the environment gives it the same count.
+  // libtorch's matrix products run in its OpenBLAS, whose threads torch::set_num_threads
+  // does not set: the environment gives OpenBLAS the `threads`, and torch's own
+  // (OpenMP) pool stays at one. With both pools at two threads on a 2-core machine
+  // they preempt each other and libtorch's step gets 2x to 4x slower than with one
+  // thread (measured; see README, Performance), which would flatter tapegrad.
   const std::string command = fmt::format(
-      "OPENBLAS_NUM_THREADS={} OMP_NUM_THREADS={} '{}' --dir '{}' --sizes {} --act {} --batch {} "
+      "OPENBLAS_NUM_THREADS={} OMP_NUM_THREADS=1 '{}' --dir '{}' --sizes {} --act {} --batch {} "
       "--samples {} --warmup {} "
-      "--steps-per-repeat {} --repeats {} --lr {} --momentum {} --threads {} --flush-denormal {}",
-      threads, threads, program, dir.string(), sizes_text(config),
-      nn::activation_name(config.hidden), config.batch, samples, config.warmup_steps,
-      config.steps_per_repeat, config.repeats, config.lr, config.momentum, threads,
-      flush_denormal ? 1 : 0);
+      "--steps-per-repeat {} --repeats {} --lr {} --momentum {} --threads 1 --flush-denormal {}",
+      threads, program, dir.string(), sizes_text(config), nn::activation_name(config.hidden),
+      config.batch, samples, config.warmup_steps, config.steps_per_repeat, config.repeats,
+      config.lr, config.momentum, flush_denormal ? 1 : 0);
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) fail("bench: cannot start {}", program);
   std::string output;

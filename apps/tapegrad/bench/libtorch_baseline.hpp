@@ -23,8 +23,9 @@ struct LibtorchResult {
 };
 
 // Writes the data (once per directory), the batch order and initial parameters to
-// `exchange_dir`, runs the baseline with `threads` threads (and subnormals flushed
-// to zero when `flush_denormal`) and parses its report.
+// `exchange_dir`, runs the baseline with `threads` OpenBLAS threads and one torch
+// (intra-op) thread (and subnormals flushed to zero when `flush_denormal`) and parses
+// its report.
 LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig& config,
                                   const BenchData& data, const BenchInputs& inputs, int threads,
                                   bool flush_denormal, const std::string& exchange_dir);
