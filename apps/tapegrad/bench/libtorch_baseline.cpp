@@ -58,7 +58,7 @@ LibtorchResult run_libtorch_steps(const std::string& program, const BenchConfig&
   // libtorch's matrix products run in its OpenBLAS, whose threads torch::set_num_threads
   // does not set: the environment gives OpenBLAS the `threads`, and torch's own
   // (OpenMP) pool stays at one. With both pools at two threads on a 2-core machine
-  // they preempt each other and libtorch's step gets 2x to 4x slower than with one
+  // they preempt each other and libtorch's step got up to 4x slower than with one
   // thread (measured; see README, Performance), which would flatter tapegrad.
   const std::string command = fmt::format(
       "OPENBLAS_NUM_THREADS={} OMP_NUM_THREADS=1 '{}' --dir '{}' --sizes {} --act {} --batch {} "
