@@ -243,16 +243,26 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 
 namespace tapegrad {
 
-void argmax_rows(const Tensor& x, std::span<int64_t> out) {
-  require_defined("argmax_rows", x);
-  notify_untracked_read("argmax_rows", x);
-  if (x.dim() != 2) fail("argmax_rows: expects a 2-D tensor, got shape {}", x.shape());
-  const int64_t rows = x.shape()[0], cols = x.shape()[1];
-  if (cols == 0) fail("argmax_rows: rows of shape {} are empty", x.shape());
+namespace {
+// The checks shared by the per-row readers below: x is a defined 2-D tensor with
+// non-empty rows and `out` has one entry per row. The values are read outside the
+// tape, which gradcheck's replay is told about.
+void check_rows_into(const char* what, const Tensor& x, std::span<const int64_t> out) {
+  require_defined(what, x);
+  notify_untracked_read(what, x);
+  if (x.dim() != 2) fail("{}: expects a 2-D tensor, got shape {}", what, x.shape());
+  const int64_t rows = x.shape()[0];
+  if (x.shape()[1] == 0) fail("{}: rows of shape {} are empty", what, x.shape());
   if (static_cast<int64_t>(out.size()) != rows) {
-    fail("argmax_rows: the output has {} entries for the {} rows of shape {}", out.size(), rows,
+    fail("{}: the output has {} entries for the {} rows of shape {}", what, out.size(), rows,
          x.shape());
   }
+}
+}  // namespace
+
+void argmax_rows(const Tensor& x, std::span<int64_t> out) {
+  check_rows_into("argmax_rows", x, out);
+  const int64_t rows = x.shape()[0], cols = x.shape()[1];
   dispatch(x.dtype(), [&]<typename T>() {
     const T* p = x.data<T>();
     for (int64_t r = 0; r < rows; ++r) {
@@ -260,6 +270,17 @@ void argmax_rows(const Tensor& x, std::span<int64_t> out) {
       for (int64_t k = 1; k < cols; ++k) best = p[r * cols + k] > p[r * cols + best] ? k : best;
       out[static_cast<size_t>(r)] = best;
     }
+  });
+}
+
+void threshold_rows(const Tensor& x, double threshold, std::span<int64_t> out) {
+  check_rows_into("threshold_rows", x, out);
+  if (x.shape()[1] != 1) {
+    fail("threshold_rows: expects one value per row, got shape {}", x.shape());
+  }
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* p = x.data<T>();
+    for (size_t r = 0; r < out.size(); ++r) out[r] = p[r] > threshold ? 1 : 0;
   });
 }
 

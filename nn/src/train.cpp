@@ -38,12 +38,9 @@ void predict_into(const Tensor& output, double threshold, std::vector<int64_t>& 
   classes.resize(static_cast<size_t>(output.shape()[0]));
   if (output.shape()[1] > 1) {
     argmax_rows(output, classes);
-    return;
+  } else {
+    threshold_rows(output, threshold, classes);
   }
-  dispatch(output.dtype(), [&]<typename T>() {
-    const T* p = output.data<T>();
-    for (size_t i = 0; i < classes.size(); ++i) classes[i] = p[i] > threshold ? 1 : 0;
-  });
 }
 
 int64_t count_correct(const Tensor& output, std::span<const int64_t> labels, double threshold,

@@ -737,6 +737,26 @@ TEST_CASE("gradcheck: outputs that change shape when an input moves are reported
   CHECK(contains(t.problems[0], "x[0] below 0.5"));
 }
 
+TEST_CASE("gradcheck: classes read with threshold_rows make the function's shape input-dependent") {
+  // As above, with the decision made by threshold_rows (predict_classes for one output):
+  // the replay must learn of the read, or it would replay the shape of the check point.
+  Tensor x = leaf({0.5, 1.0, 2.0}, {3});
+  const CheckedFunction f = single([](const Tensors& in) {
+    std::vector<int64_t> classes(3);
+    threshold_rows(reshape(in[0], {3, 1}), 0.5, classes);
+    return narrow(in[0], 0, 0, classes[0] == 1 ? 2 : 1);
+  });
+  const GradcheckReport r = gradcheck(f, {{"x", x}});
+  CHECK_FALSE(r.passed);
+  CHECK(r.evaluation == "direct");
+  REQUIRE_FALSE(r.notes.empty());
+  CHECK(contains(r.notes[0],
+                 "the function reads values that depend on the inputs "
+                 "(threshold_rows of a [3, 1] tensor)"));
+  REQUIRE_FALSE(r.problems.empty());
+  CHECK(contains(r.problems[0], "output 0 changed shape from [1] to [2]"));
+}
+
 TEST_CASE("gradcheck: functions the recorded ops cannot stand for are called directly") {
   Tensor x = leaf({0.3, -0.8, 1.4}, {3});
   struct Case {

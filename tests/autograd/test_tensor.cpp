@@ -604,3 +604,27 @@ TEST_CASE("argmax_rows: first maximum per row, into a vector or a caller's buffe
   CHECK_THROWS_WITH_AS(argmax_rows(zeros({6})), doctest::Contains("expects a 2-D tensor"), Error);
   CHECK_THROWS_WITH_AS(argmax_rows(zeros({3, 0}), three), doctest::Contains("are empty"), Error);
 }
+
+TEST_CASE("threshold_rows: 1 where a row's single value exceeds the threshold") {
+  for (const DType dtype : {f32, f64}) {
+    const Tensor x = from_data({0.2, 0.5, 0.7, -1.0}, Shape{4, 1}, dtype);
+    std::vector<int64_t> out(4, -1);
+    threshold_rows(x, 0.5, out);  // strictly greater: 0.5 itself is class 0
+    CHECK(out == std::vector<int64_t>{0, 0, 1, 0});
+    threshold_rows(x, 0.0, out);
+    CHECK(out == std::vector<int64_t>{1, 1, 1, 0});
+  }
+  std::vector<int64_t> out(1, -1);
+  threshold_rows(from_data({std::nan("")}, Shape{1, 1}), 0.0, out);
+  CHECK(out[0] == 0);
+  std::vector<int64_t> three(3);
+  CHECK_THROWS_WITH_AS(threshold_rows(zeros({3, 2}), 0.5, three),
+                       "threshold_rows: expects one value per row, got shape [3, 2]", Error);
+  CHECK_THROWS_WITH_AS(threshold_rows(zeros({3}), 0.5, three),
+                       "threshold_rows: expects a 2-D tensor, got shape [3]", Error);
+  CHECK_THROWS_WITH_AS(threshold_rows(zeros({3, 0}), 0.5, three),
+                       "threshold_rows: rows of shape [3, 0] are empty", Error);
+  CHECK_THROWS_WITH_AS(threshold_rows(zeros({2, 1}), 0.5, three),
+                       "threshold_rows: the output has 3 entries for the 2 rows of shape [2, 1]",
+                       Error);
+}

@@ -43,6 +43,9 @@ TEST_CASE("predict_classes: argmax, or a threshold for one output") {
   CHECK(decision_threshold(Activation::sigmoid) == 0.5);
   CHECK(decision_threshold(Activation::identity) == 0.0);
   CHECK(decision_threshold(Activation::tanh) == 0.0);
+  // No outputs at all: an error, not a read past the tensor.
+  CHECK_THROWS_WITH_AS(predict_classes(zeros({3, 0})),
+                       "threshold_rows: rows of shape [3, 0] are empty", Error);
 }
 
 TEST_CASE("confusion_matrix counts [true][predicted]") {

@@ -119,6 +119,9 @@ Tensor equal(const Tensor& a, const Tensor& b);
 std::vector<int64_t> argmax_rows(const Tensor& x);
 // The same into `out`, which must have one entry per row; allocates nothing.
 void argmax_rows(const Tensor& x, std::span<int64_t> out);
+// For a [rows, 1] tensor: 1 where a row's value exceeds `threshold` (NaN does not),
+// else 0, into `out` (one entry per row); allocates nothing.
+void threshold_rows(const Tensor& x, double threshold, std::span<int64_t> out);
 
 // ---- Operators ----
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
